@@ -1,0 +1,15 @@
+// cthreading: Python's threading model in C11. This umbrella header includes
+// every concept's header; each also stands alone.
+#ifndef CTHREADING_H
+#define CTHREADING_H
+
+#include "cthreading/base.h"
+#include "cthreading/barrier.h"
+#include "cthreading/condition.h"
+#include "cthreading/event.h"
+#include "cthreading/lock.h"
+#include "cthreading/rlock.h"
+#include "cthreading/scope.h"
+#include "cthreading/semaphore.h"
+
+#endif

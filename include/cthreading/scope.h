@@ -1,0 +1,105 @@
+// Scoped locking, Python's `with lock:`. Each macro opens a block that holds
+// the primitive and releases it on every way out of the block: falling off
+// its end, `break`, `continue`, `return` and `goto`. Needs GCC or Clang (the
+// cleanup attribute). `break` and `continue` leave the block itself, not a
+// loop around it. If the primitive is NULL the block is skipped.
+//
+//   CT_WITH_LOCK(&l) {
+//       if (done) return 0;   // released here
+//       shared++;
+//   }                         // and here
+#ifndef CTHREADING_SCOPE_H
+#define CTHREADING_SCOPE_H
+
+#include "condition.h"
+#include "lock.h"
+#include "rlock.h"
+#include "semaphore.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CT__CAT2(a, b) a##b
+#define CT__CAT(a, b) CT__CAT2(a, b)
+#define CT__SCOPE_VAR CT__CAT(ct__scope_, __LINE__)
+
+typedef struct ct__scope {
+    void *obj;
+    int (*release)(void *obj);
+    int once;
+} ct__scope;
+
+static inline void
+ct__scope_exit(ct__scope *s)
+{
+    if (s->obj != NULL) {
+        (void)s->release(s->obj);
+    }
+}
+
+static inline int
+ct__scope_release_lock(void *p)
+{
+    return ct_lock_release((ct_lock *)p);
+}
+
+static inline int
+ct__scope_release_rlock(void *p)
+{
+    return ct_rlock_release((ct_rlock *)p);
+}
+
+static inline int
+ct__scope_release_semaphore(void *p)
+{
+    return ct_semaphore_release((ct_semaphore *)p, 1);
+}
+
+static inline int
+ct__scope_release_condition(void *p)
+{
+    return ct_condition_release((ct_condition *)p);
+}
+
+// Makes the scope record: `rc` is the acquire's result; on failure the
+// block is skipped and nothing is released.
+static inline ct__scope
+ct__scope_enter(void *obj, int rc, int (*release)(void *))
+{
+    ct__scope s;
+    s.obj = rc == 0 ? obj : NULL;
+    s.release = release;
+    s.once = rc == 0;
+    return s;
+}
+
+#define CT__WITH(obj, acquire, release)                                        \
+    for (ct__scope CT__SCOPE_VAR __attribute__((cleanup(ct__scope_exit))) =    \
+             ct__scope_enter((void *)(obj), (acquire), (release));             \
+         CT__SCOPE_VAR.once; CT__SCOPE_VAR.once = 0)
+
+// Holds a ct_lock for the block.
+#define CT_WITH_LOCK(lockp)                                                    \
+    CT__WITH((lockp), ct_lock_acquire((lockp), CT_FOREVER),                    \
+             ct__scope_release_lock)
+// Holds a ct_rlock for the block.
+#define CT_WITH_RLOCK(rlockp)                                                  \
+    CT__WITH((rlockp), ct_rlock_acquire((rlockp), CT_FOREVER),                 \
+             ct__scope_release_rlock)
+// Holds one unit of a ct_semaphore for the block.
+#define CT_WITH_SEMAPHORE(semp)                                                \
+    CT__WITH((semp), ct_semaphore_acquire((semp), CT_FOREVER),                 \
+             ct__scope_release_semaphore)
+// Holds a condition's lock for the block.
+#define CT_WITH_CONDITION(condp)                                               \
+    CT__WITH((condp), ct_condition_acquire((condp), CT_FOREVER),               \
+             ct__scope_release_condition)
+
+#ifdef __cplusplus
+}
+#endif
+#endif
+#endif

@@ -1,0 +1,183 @@
+// ct_lock's slow paths: barging acquisition, a short first-arrival spin,
+// parking with a deadline, and release with a fair hand-off once the oldest
+// waiter has waited FAIR_NS. The state table is in cthreading/lock.h.
+#include <cthreading/lock.h>
+
+#include "sync/atomic.h"
+#include "sync/parking_lot.h"
+#include "sync/spin.h"
+
+// How long a waiter may be overtaken by barging threads before a release
+// hands it the lock directly (CPython's PyMutex uses the same 1 ms).
+#define FAIR_NS 1000000
+
+// The token a release passes to a waiter it handed the lock to.
+#define TOKEN_HANDOFF 1
+
+enum { LOCKED = CT__LOCK_LOCKED, PARKED = CT__LOCK_PARKED };
+
+#if defined(__GNUC__) || defined(__clang__)
+// Emit the external definitions of the header's inline fast paths here.
+extern inline int ct_lock_acquire(ct_lock *lock, ct_duration timeout);
+extern inline int ct_lock_release(ct_lock *lock);
+#else
+int
+ct_lock_acquire(ct_lock *lock, ct_duration timeout)
+{
+    return ct__lock_acquire_slow(lock, timeout);
+}
+
+int
+ct_lock_release(ct_lock *lock)
+{
+    return ct__lock_release_slow(lock);
+}
+#endif
+
+void
+ct_lock_init(ct_lock *lock)
+{
+    if (lock != NULL) {
+        ct__store_relaxed(&lock->_state, 0);
+    }
+}
+
+void
+ct_lock_destroy(ct_lock *lock)
+{
+    (void)lock;
+}
+
+bool
+ct_lock_locked(const ct_lock *lock)
+{
+    return lock != NULL && (ct__load_relaxed(&lock->_state) & LOCKED) != 0;
+}
+
+// Parks only while the lock is locked with PARKED set: a release in between
+// changed the word, and the waiter must look again.
+static bool
+validate_locked_parked(void *arg)
+{
+    ct_lock *lock = arg;
+    return ct__load_relaxed(&lock->_state) == (LOCKED | PARKED);
+}
+
+// A waiter that timed out was the last one: nobody is parked any more.
+static void
+timed_out_clear_parked(void *arg, bool have_more)
+{
+    ct_lock *lock = arg;
+    if (!have_more) {
+        ct__fetch_and_relaxed(&lock->_state, (uint8_t)~PARKED);
+    }
+}
+
+int
+ct__lock_acquire_slow(ct_lock *lock, ct_duration timeout)
+{
+    if (lock == NULL) {
+        return CT_EINVAL;
+    }
+    ct__deadline deadline = 0;
+    bool have_deadline = false;
+    int64_t fair_at = 0;
+    // Spin only as a first arrival and only while nobody is parked: a thread
+    // woken from the queue that spun again would trade the lock back and
+    // forth with the holder and turn every release into a slow one.
+    ct__spin spin = CT__SPIN_INIT;
+    bool may_spin = true;
+
+    for (;;) {
+        uint8_t v = ct__load_relaxed(&lock->_state);
+        if (!(v & LOCKED)) {
+            // Barging: free (possibly with waiters) means anyone may take it.
+            if (ct__cas_acquire(&lock->_state, &v, v | LOCKED)) {
+                ct__spin_end(&spin);
+                return 0;
+            }
+            continue;
+        }
+        if (timeout <= 0) {
+            return CT_ETIMEDOUT;
+        }
+        if (!(v & PARKED) && may_spin) {
+            if (ct__spin_next(&spin)) {
+                continue;
+            }
+            may_spin = false;
+        }
+        if (!(v & PARKED)) {
+            if (!ct__cas_relaxed(&lock->_state, &v, v | PARKED)) {
+                continue;
+            }
+        }
+        if (!have_deadline) {
+            deadline = ct__deadline_after(timeout);
+            fair_at = ct__clock_now_ns() + FAIR_NS;
+            have_deadline = true;
+        }
+        ct__park_args args = {
+            .validate = validate_locked_parked,
+            .timed_out = timed_out_clear_parked,
+            .arg = lock,
+            .deadline = deadline,
+            .fair_at = fair_at,
+            .spin = false,
+        };
+        uintptr_t token = 0;
+        int rc = ct__park(lock, &args, &token);
+        if (rc == CT__PARK_UNPARKED && token == TOKEN_HANDOFF) {
+            // The releaser left LOCKED set for us. acquire: the parker's
+            // acquire already ordered us after the releaser's writes.
+            return 0;
+        }
+        if (rc == CT_ETIMEDOUT) {
+            return CT_ETIMEDOUT;
+        }
+        may_spin = false;
+        if (deadline != CT__NO_DEADLINE && ct__clock_now_ns() >= deadline) {
+            // Woken or invalidated too late: one last try, then give up.
+            timeout = 0;
+        }
+    }
+}
+
+// Under the bucket lock: sets the word for what the release found. Waiters
+// cannot come or go meanwhile, and while LOCKED|PARKED is set nobody else
+// changes the word, so a plain store is safe.
+static uintptr_t
+release_unparked(void *arg, ct__unpark_result r)
+{
+    ct_lock *lock = arg;
+    if (r.unparked > 0 && r.be_fair) {
+        // Hand-off: the lock stays LOCKED and now belongs to the waiter.
+        ct__store_release(&lock->_state,
+                          (uint8_t)(LOCKED | (r.have_more ? PARKED : 0)));
+        return TOKEN_HANDOFF;
+    }
+    ct__store_release(&lock->_state, (uint8_t)(r.have_more ? PARKED : 0));
+    return 0;
+}
+
+int
+ct__lock_release_slow(ct_lock *lock)
+{
+    if (lock == NULL) {
+        return CT_EINVAL;
+    }
+    uint8_t v = ct__load_relaxed(&lock->_state);
+    for (;;) {
+        if (!(v & LOCKED)) {
+            return CT_EPERM;
+        }
+        if (!(v & PARKED)) {
+            if (ct__cas_release(&lock->_state, &v, 0)) {
+                return 0;
+            }
+            continue;
+        }
+        ct__unpark(lock, 1, release_unparked, lock);
+        return 0;
+    }
+}

@@ -1,0 +1,56 @@
+// The porting contract: everything cthreading needs from the OS. A port is
+// one new file per group below, chosen once by the Makefile (PLATFORM=...).
+// Only src/sync/ calls the parker; only files in src/platform/ know the OS.
+#ifndef CT_PLATFORM_H
+#define CT_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+// --- The thread parker (parker_linux.c: futex; parker_posix.c: mutex+cond)
+//
+// A parker is a one-shot wake-up slot owned by one thread. The owner arms it
+// with ct__parker_prepare(), publishes itself somewhere (a wait queue), and
+// calls ct__parker_park(); another thread that takes it off that queue calls
+// ct__parker_unpark() exactly once. An unpark that comes before the park is
+// not lost. Opaque storage so that src/sync/ can embed parkers in
+// thread-local data without knowing the OS type inside.
+typedef struct ct__parker {
+    _Alignas(16) unsigned char opaque[128];
+} ct__parker;
+
+// Initializes a parker; called once by its owner before any other use.
+void ct__parker_init(ct__parker *p);
+// Arms the parker: a later park() sleeps until an unpark() made after this
+// call. Called by the owner only.
+void ct__parker_prepare(ct__parker *p);
+// Returns true if the parker has been unparked since prepare() (acquire
+// order: what the unparker wrote before unpark() is visible). Owner only.
+bool ct__parker_poll(const ct__parker *p);
+// Sleeps until unparked or until the absolute monotonic time `deadline_ns`
+// (INT64_MAX: no deadline). Returns 0 when unparked, or CT_ETIMEDOUT (the
+// parker stays armed: a later park() can still take the unpark). Spurious
+// OS wake-ups are absorbed here. Owner only.
+int ct__parker_park(ct__parker *p, int64_t deadline_ns);
+// Wakes the parker's owner. Any thread, once per prepare(). The parker's
+// memory may be reused as soon as the owner has returned from park(), so
+// implementations touch it only in ways that stay harmless then (a futex
+// wake on a recycled address is a spurious wake-up for someone who absorbs
+// it).
+void ct__parker_unpark(ct__parker *p);
+
+// --- Clock, scheduling and process facts (os_posix.c)
+
+// Returns CLOCK_MONOTONIC in nanoseconds.
+int64_t ct__clock_now_ns(void);
+// Sleeps for `ns` nanoseconds (absorbs EINTR); returns at once if ns <= 0.
+void ct__os_sleep_ns(int64_t ns);
+// Gives the CPU to another runnable thread, if any.
+void ct__os_yield(void);
+// Returns the number of CPUs this process may run on (at least 1).
+int ct__os_cpu_count(void);
+// Prints "cthreading: fatal: <message>" to stderr and aborts. For states
+// that cannot happen (an OS call that must not fail did).
+_Noreturn void ct__os_abort(const char *message);
+
+#endif

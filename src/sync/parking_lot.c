@@ -1,0 +1,306 @@
+// The parking lot (see parking_lot.h). A fixed table of buckets, each a
+// word lock and a FIFO list of waiting threads; a thread's queue entry and
+// parkers live in its thread-local storage, so parking never allocates.
+#include "sync/parking_lot.h"
+
+#include <cthreading/base.h>
+
+#include "platform/platform.h"
+#include "sync/atomic.h"
+#include "sync/spin.h"
+
+// A thread's parking record, in thread-local storage. The queue fields
+// (key, next, queued, token, fair_at) belong to the bucket lock of `key`
+// while the thread is queued.
+typedef struct waiter {
+    ct__parker parker;   // for ct__park()
+    ct__parker lockwait; // for waiting on a bucket lock (never the same wait)
+    const void *key;
+    struct waiter *next;
+    uintptr_t token;
+    int64_t fair_at;
+    bool queued;
+    bool ready;
+} waiter;
+
+// The bucket lock is a word lock: bit 0 is LOCKED and the other bits point
+// at a stack of lock_waiter records of threads sleeping for it.
+//
+//   word        meaning
+//   0           unlocked, nobody sleeping
+//   1           locked, nobody sleeping
+//   p | 1       locked, p the most recent sleeper (p->next the one before)
+//   p           unlocked, sleepers left (a woken one is retrying)
+//
+// Only the holder pops, so the stack has no ABA problem. Sections under it
+// are a few dozen instructions, so a short PAUSE spin precedes sleeping.
+typedef struct lock_waiter {
+    struct lock_waiter *next;
+    ct__parker *parker;
+} lock_waiter;
+
+typedef struct bucket {
+    _Alignas(64) uintptr_t lock;
+    waiter *head;
+    waiter *tail;
+} bucket;
+
+#define BUCKET_BITS 9
+static bucket buckets[1u << BUCKET_BITS];
+
+static _Thread_local waiter self;
+
+// Thread identities are numbered from 1 in order of first use and never
+// reused, so an rlock left locked by a thread that exited cannot be taken
+// for its own by a later thread at the same address. initial-exec TLS keeps
+// the lookup to a couple of instructions even in the shared library.
+#if defined(__GNUC__) || defined(__clang__)
+static _Thread_local uintptr_t identity
+    __attribute__((tls_model("initial-exec")));
+#else
+static _Thread_local uintptr_t identity;
+#endif
+static uintptr_t last_identity;
+
+uintptr_t
+ct__thread_id(void)
+{
+    uintptr_t id = identity;
+    if (CT_UNLIKELY(id == 0)) {
+        id = ct__fetch_add_relaxed(&last_identity, 1) + 1;
+        identity = id;
+    }
+    return id;
+}
+
+static waiter *
+self_waiter(void)
+{
+    waiter *w = &self;
+    if (!w->ready) {
+        ct__parker_init(&w->parker);
+        ct__parker_init(&w->lockwait);
+        w->ready = true;
+    }
+    return w;
+}
+
+static bucket *
+bucket_for(const void *key)
+{
+    // Fibonacci hashing: the multiply spreads neighbouring addresses, the
+    // top bits index the table.
+    uint64_t h = (uint64_t)(uintptr_t)key * UINT64_C(0x9E3779B97F4A7C15);
+    return &buckets[h >> (64 - BUCKET_BITS)];
+}
+
+static void
+bucket_lock_slow(bucket *b)
+{
+    unsigned spins = 0;
+    ct__parker *parker = NULL;
+    for (;;) {
+        uintptr_t v = ct__load_relaxed(&b->lock);
+        if (!(v & 1)) {
+            if (ct__cas_acquire(&b->lock, &v, v | 1)) {
+                return;
+            }
+            continue;
+        }
+        if (spins < 64) {
+            spins++;
+            ct__cpu_relax();
+            continue;
+        }
+        if (parker == NULL) {
+            parker = &self_waiter()->lockwait;
+        }
+        lock_waiter lw = {(lock_waiter *)(v & ~(uintptr_t)1), parker};
+        ct__parker_prepare(parker);
+        // release: publishes lw.next and the armed parker to the popper.
+        if (ct__cas_release(&b->lock, &v, (uintptr_t)&lw | 1)) {
+            ct__parker_park(parker, CT__NO_DEADLINE);
+            spins = 0;
+        }
+    }
+}
+
+static inline void
+bucket_lock(bucket *b)
+{
+    uintptr_t v = 0;
+    if (!ct__cas_acquire(&b->lock, &v, 1)) {
+        bucket_lock_slow(b);
+    }
+}
+
+static void
+bucket_unlock(bucket *b)
+{
+    uintptr_t v = 1;
+    if (ct__cas_release(&b->lock, &v, 0)) {
+        return;
+    }
+    // v is p | 1 with p the top sleeper. acquire: pairs with the push's
+    // release, so p->next is visible. Pop it and unlock in one step.
+    v = ct__load_acquire(&b->lock);
+    for (;;) {
+        lock_waiter *top = (lock_waiter *)(v & ~(uintptr_t)1);
+        ct__parker *parker = top->parker;
+        if (ct__cas_acq_rel(&b->lock, &v, (uintptr_t)top->next)) {
+            ct__parker_unpark(parker);
+            return;
+        }
+    }
+}
+
+// Removes `w` (queued in `b`) and returns whether another thread still
+// waits on the same key. Called with the bucket locked.
+static bool
+dequeue(bucket *b, waiter *w)
+{
+    waiter *prev = NULL;
+    bool more = false;
+    for (waiter *it = b->head; it != NULL; it = it->next) {
+        if (it == w) {
+            waiter *next = w->next;
+            if (prev == NULL) {
+                b->head = next;
+            } else {
+                prev->next = next;
+            }
+            if (b->tail == w) {
+                b->tail = prev;
+            }
+            for (waiter *rest = next; rest != NULL && !more;
+                 rest = rest->next) {
+                more = rest->key == w->key;
+            }
+            w->queued = false;
+            return more;
+        }
+        more = more || it->key == w->key;
+        prev = it;
+    }
+    ct__os_abort("parking lot: waiter missing from its queue");
+}
+
+int
+ct__park(const void *key, const ct__park_args *args, uintptr_t *token)
+{
+    waiter *w = self_waiter();
+    bucket *b = bucket_for(key);
+
+    bucket_lock(b);
+    if (args->validate != NULL && !args->validate(args->arg)) {
+        bucket_unlock(b);
+        return CT__PARK_INVALID;
+    }
+    w->key = key;
+    w->next = NULL;
+    w->token = 0;
+    w->fair_at = args->fair_at;
+    w->queued = true;
+    ct__parker_prepare(&w->parker);
+    if (b->tail == NULL) {
+        b->head = w;
+    } else {
+        b->tail->next = w;
+    }
+    b->tail = w;
+    bucket_unlock(b);
+
+    if (args->before_sleep != NULL) {
+        args->before_sleep(args->arg);
+    }
+
+    int rc = CT_ETIMEDOUT;
+    if (args->spin) {
+        ct__spin spin = CT__SPIN_INIT;
+        while (ct__spin_next(&spin)) {
+            if (ct__parker_poll(&w->parker)) {
+                ct__spin_end(&spin);
+                rc = 0;
+                break;
+            }
+        }
+    }
+    if (rc != 0) {
+        rc = ct__parker_park(&w->parker, args->deadline);
+    }
+    if (rc == CT_ETIMEDOUT) {
+        bucket_lock(b);
+        if (w->queued) {
+            bool more = dequeue(b, w);
+            if (args->timed_out != NULL) {
+                args->timed_out(args->arg, more);
+            }
+            bucket_unlock(b);
+            return CT_ETIMEDOUT;
+        }
+        bucket_unlock(b);
+        // An unparker took us off the queue before we could: its unpark is
+        // on its way. Wait for it so that the wake-up is not lost and the
+        // parker is idle before its next use.
+        ct__parker_park(&w->parker, CT__NO_DEADLINE);
+    }
+    if (token != NULL) {
+        // The unparker wrote the token before its unpark (release), and
+        // park/poll returned with acquire order.
+        *token = w->token;
+    }
+    return CT__PARK_UNPARKED;
+}
+
+size_t
+ct__unpark(const void *key, size_t max, ct__unpark_fn *callback, void *arg)
+{
+    bucket *b = bucket_for(key);
+    waiter *woken = NULL, **woken_tail = &woken;
+    ct__unpark_result r = {0, false, false};
+
+    bucket_lock(b);
+    waiter *prev = NULL;
+    for (waiter *it = b->head; it != NULL;) {
+        waiter *next = it->next;
+        if (it->key != key) {
+            prev = it;
+        } else if (r.unparked == max) {
+            r.have_more = true;
+            break;
+        } else {
+            if (prev == NULL) {
+                b->head = next;
+            } else {
+                prev->next = next;
+            }
+            if (b->tail == it) {
+                b->tail = prev;
+            }
+            it->queued = false;
+            it->next = NULL;
+            *woken_tail = it;
+            woken_tail = &it->next;
+            r.unparked++;
+        }
+        it = next;
+    }
+    if (woken != NULL && woken->fair_at != 0) {
+        r.be_fair = ct__clock_now_ns() >= woken->fair_at;
+    }
+    uintptr_t token = callback != NULL ? callback(arg, r) : 0;
+    for (waiter *it = woken; it != NULL; it = it->next) {
+        it->token = token;
+    }
+    bucket_unlock(b);
+
+    // Wake outside the bucket lock, so a woken thread never blocks on it
+    // straight away. Read `next` first: after its unpark a waiter may
+    // return and reuse its record.
+    while (woken != NULL) {
+        waiter *next = woken->next;
+        ct__parker_unpark(&woken->parker);
+        woken = next;
+    }
+    return r.unparked;
+}

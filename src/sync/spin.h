@@ -1,0 +1,29 @@
+// The spin-then-park policy, shared by every primitive: a waiter may spin a
+// bounded number of rounds (a few PAUSE bursts, then sched_yield) before it
+// sleeps, which turns a ~32 us cross-CPU wake-up into a sub-microsecond
+// hand-off. Spinning needs a free "spin slot": at most ncpu threads spin at
+// once, and each yields the CPU every round after the first ~0.3 us, so
+// spinners never starve the thread that will wake them, and threads that
+// outnumber the cores park instead of spinning.
+#ifndef CT_SYNC_SPIN_H
+#define CT_SYNC_SPIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ct__spin {
+    uint32_t round;
+    bool has_slot;
+} ct__spin;
+
+#define CT__SPIN_INIT {0, false}
+
+// Waits one round and returns true, or returns false when the caller should
+// park instead (budget used up, or no spin slot free). Once it has returned
+// false it keeps returning false. The budget is about 10 us of waiting.
+bool ct__spin_next(ct__spin *s);
+// Gives back the spin slot; call it when the spin loop ends early (the
+// awaited state arrived). Harmless when no slot is held.
+void ct__spin_end(ct__spin *s);
+
+#endif
