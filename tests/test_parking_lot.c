@@ -76,8 +76,11 @@ park_fifo_thread(void *p)
     ct__park_args args = {.before_sleep = note_queued,
                           .deadline = CT__NO_DEADLINE};
     a->rc = ct__park(a->key, &args, &a->token);
-    int at = atomic_fetch_add(a->log_len, 1);
+    // Threads are woken one at a time, each only after the previous one
+    // logged, so the slot is free; publish the entry before the count.
+    int at = atomic_load(a->log_len);
     atomic_store(&a->log[at], a->id);
+    atomic_store(a->log_len, at + 1);
     return NULL;
 }
 
