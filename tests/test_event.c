@@ -7,50 +7,6 @@
 
 #include "harness/test.h"
 
-// A bound for waits that must succeed: far above any real delay, yet a lost
-// wake-up still fails with a message instead of the runner's watchdog.
-static ct_duration
-long_wait(void)
-{
-    return (ct_duration)(5e9 * ct_test_scale());
-}
-
-// The most a call that must not wait ("at once") may take on a noisy machine.
-static int64_t
-quick_bound(void)
-{
-    return (int64_t)(1e9 * ct_test_scale());
-}
-
-// Polls until *v >= want or `timeout` passes; returns whether it got there.
-// Orders threads without sleeping, and with a short timeout checks that
-// something stays false (a blocked thread has not proceeded).
-static bool
-poll_at_least(atomic_int *v, int want, ct_duration timeout)
-{
-    int64_t deadline = ct_test_now() + timeout;
-    while (atomic_load(v) < want) {
-        if (ct_test_now() >= deadline) {
-            return false;
-        }
-        sched_yield();
-    }
-    return true;
-}
-
-// A timed-out call must never return early, and not absurdly late either.
-static void
-check_elapsed(const char *file, int line, int64_t elapsed, ct_duration timeout)
-{
-    if (elapsed < timeout ||
-        elapsed > timeout + (int64_t)(2e9 * ct_test_scale())) {
-        ct_test_fail(file, line, "timeout of %lld ns took %lld ns",
-                     (long long)timeout, (long long)elapsed);
-    }
-}
-#define CHECK_ELAPSED(elapsed, timeout)                                        \
-    check_elapsed(__FILE__, __LINE__, (elapsed), (timeout))
-
 static void
 init_forms(void)
 {
@@ -125,7 +81,7 @@ wait_when_set_returns_at_once(void)
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
         int64_t t0 = ct_test_now();
         CHECK_OK(ct_event_wait(&e, timeouts[i]));
-        CHECK(ct_test_now() - t0 < quick_bound());
+        CHECK(ct_test_now() - t0 < ct_test_quick_bound());
         // A wait does not consume the flag.
         CHECK(ct_event_is_set(&e));
     }
@@ -140,7 +96,7 @@ timeouts(void)
     for (size_t i = 0; i < sizeof polls / sizeof polls[0]; i++) {
         int64_t t0 = ct_test_now();
         CHECK_RC(ct_event_wait(&e, polls[i]), CT_ETIMEDOUT);
-        CHECK(ct_test_now() - t0 < quick_bound());
+        CHECK(ct_test_now() - t0 < ct_test_quick_bound());
         CHECK(!ct_event_is_set(&e));
     }
     const ct_duration timeout = CT_MILLIS(50);
@@ -187,7 +143,7 @@ static void
 let_waiters_block(struct waiters *w, int n)
 {
     ct_event never = CT_EVENT_INIT;
-    CHECK(poll_at_least(&w->started, n, long_wait()));
+    CHECK(ct_test_poll_at_least(&w->started, n, ct_test_long_wait()));
     CHECK_RC(ct_event_wait(&never, CT_MILLIS(30)), CT_ETIMEDOUT);
     CHECK_EQ(atomic_load(&w->returned), 0);
 }
@@ -195,7 +151,7 @@ let_waiters_block(struct waiters *w, int n)
 static void
 check_all_ok(const char *file, int line, struct waiters *w, int n)
 {
-    if (!poll_at_least(&w->returned, n, long_wait()) ||
+    if (!ct_test_poll_at_least(&w->returned, n, ct_test_long_wait()) ||
         atomic_load(&w->ok) != n) {
         ct_test_fail(file, line,
                      "of %d waiters: %d returned 0, %d timed out, %d failed "
@@ -219,7 +175,7 @@ set_wakes_all(void)
         t[i] = ct_test_spawn(waiter_main, &w);
     }
     let_waiters_block(&w, N);
-    CHECK(!poll_at_least(&w.returned, 1, CT_MILLIS(20)));
+    CHECK(!ct_test_poll_at_least(&w.returned, 1, CT_MILLIS(20)));
     CHECK_OK(ct_event_set(&e));
     CHECK_ALL_OK(&w, N);
     for (int i = 0; i < N; i++) {
@@ -243,7 +199,7 @@ set_wakes_timed_waiters(void)
 {
     enum { N = 4 };
     ct_event e = CT_EVENT_INIT;
-    struct waiters w = {.event = &e, .timeout = long_wait()};
+    struct waiters w = {.event = &e, .timeout = ct_test_long_wait()};
     pthread_t t[N];
     for (int i = 0; i < N; i++) {
         t[i] = ct_test_spawn(waiter_main, &w);
@@ -252,7 +208,7 @@ set_wakes_timed_waiters(void)
     int64_t t0 = ct_test_now();
     CHECK_OK(ct_event_set(&e));
     CHECK_ALL_OK(&w, N);
-    CHECK(ct_test_now() - t0 < quick_bound());
+    CHECK(ct_test_now() - t0 < ct_test_quick_bound());
     for (int i = 0; i < N; i++) {
         ct_test_join(t[i]);
     }
@@ -295,8 +251,8 @@ huge_timeout(void)
         ct_event e = CT_EVENT_INIT;
         struct waiters w = {.event = &e, .timeout = huge[i]};
         pthread_t t = ct_test_spawn(waiter_main, &w);
-        CHECK(poll_at_least(&w.started, 1, long_wait()));
-        if (poll_at_least(&w.returned, 1, CT_MILLIS(50))) {
+        CHECK(ct_test_poll_at_least(&w.started, 1, ct_test_long_wait()));
+        if (ct_test_poll_at_least(&w.returned, 1, CT_MILLIS(50))) {
             ct_test_fail(__FILE__, __LINE__,
                          "wait(%lld) returned (%d timed out, %d other) while "
                          "clear",
@@ -317,7 +273,7 @@ timed_out_waiters_among_parked(void)
     ct_event e = CT_EVENT_INIT;
     struct waiters forever = {.event = &e, .timeout = CT_FOREVER};
     pthread_t tf = ct_test_spawn(waiter_main, &forever);
-    CHECK(poll_at_least(&forever.started, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&forever.started, 1, ct_test_long_wait()));
 
     enum { N = 3 };
     struct waiters timed = {.event = &e, .timeout = CT_MILLIS(30)};
@@ -379,7 +335,7 @@ cycle_waiter(void *p)
     for (int c = 0; c < CYCLES; c++) {
         barrier_wait(&ctx->ready);
         // Finite on odd cycles so both wait paths see the race with set().
-        int rc = ct_event_wait(&ctx->event, c % 2 ? long_wait() : CT_FOREVER);
+        int rc = ct_event_wait(&ctx->event, c % 2 ? ct_test_long_wait() : CT_FOREVER);
         if (rc != 0) {
             atomic_fetch_add(&ctx->failures, 1);
         }

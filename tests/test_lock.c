@@ -7,58 +7,6 @@
 
 #include "harness/test.h"
 
-// A bound for waits that must succeed: far above any real delay, yet a lost
-// wake-up still fails with a message instead of the runner's watchdog.
-static ct_duration
-long_wait(void)
-{
-    return (ct_duration)(5e9 * ct_test_scale());
-}
-
-// The most a call that must not wait ("at once") may take on a noisy machine.
-static int64_t
-quick_bound(void)
-{
-    return (int64_t)(1e9 * ct_test_scale());
-}
-
-// Polls until *v >= want or `timeout` passes; returns whether it got there.
-// Orders threads without sleeping, and with a short timeout checks that
-// something stays false (a blocked thread has not proceeded).
-static bool
-poll_at_least(atomic_int *v, int want, ct_duration timeout)
-{
-    int64_t deadline = ct_test_now() + timeout;
-    while (atomic_load(v) < want) {
-        if (ct_test_now() >= deadline) {
-            return false;
-        }
-        sched_yield();
-    }
-    return true;
-}
-
-// A timed-out call must never return early, and not absurdly late either.
-static void
-check_elapsed(const char *file, int line, int64_t elapsed, ct_duration timeout)
-{
-    if (elapsed < timeout ||
-        elapsed > timeout + (int64_t)(2e9 * ct_test_scale())) {
-        ct_test_fail(file, line, "timeout of %lld ns took %lld ns",
-                     (long long)timeout, (long long)elapsed);
-    }
-}
-#define CHECK_ELAPSED(elapsed, timeout)                                        \
-    check_elapsed(__FILE__, __LINE__, (elapsed), (timeout))
-
-static void
-update_max(atomic_int *max, int v)
-{
-    int cur = atomic_load(max);
-    while (v > cur && !atomic_compare_exchange_weak(max, &cur, v)) {
-    }
-}
-
 static void
 init_forms(void)
 {
@@ -108,7 +56,7 @@ try_acquire(void)
     CHECK_OK(ct_lock_acquire(&l, CT_NOWAIT));
     int64_t t0 = ct_test_now();
     CHECK_RC(ct_lock_acquire(&l, CT_NOWAIT), CT_ETIMEDOUT);
-    CHECK(ct_test_now() - t0 < quick_bound());
+    CHECK(ct_test_now() - t0 < ct_test_quick_bound());
     CHECK(ct_lock_locked(&l));
     CHECK_OK(ct_lock_release(&l));
     CHECK(!ct_lock_locked(&l));
@@ -128,7 +76,7 @@ negative_timeout_polls(void)
         CHECK(ct_lock_locked(&l));
         int64_t t0 = ct_test_now();
         CHECK_RC(ct_lock_acquire(&l, negs[i]), CT_ETIMEDOUT);
-        CHECK(ct_test_now() - t0 < quick_bound());
+        CHECK(ct_test_now() - t0 < ct_test_quick_bound());
         CHECK(ct_lock_locked(&l));
         CHECK_OK(ct_lock_release(&l));
     }
@@ -192,12 +140,12 @@ timeout_in_other_thread(void)
     struct timed_arg b = {.lock = &l, .timeout = CT_NOWAIT};
     ct_test_join(ct_test_spawn(timed_acquirer, &b));
     CHECK_RC(b.rc, CT_ETIMEDOUT);
-    CHECK(b.took < quick_bound());
+    CHECK(b.took < ct_test_quick_bound());
 
     struct timed_arg c = {.lock = &l, .timeout = INT64_MIN};
     ct_test_join(ct_test_spawn(timed_acquirer, &c));
     CHECK_RC(c.rc, CT_ETIMEDOUT);
-    CHECK(c.took < quick_bound());
+    CHECK(c.took < ct_test_quick_bound());
 
     CHECK(ct_lock_locked(&l));
     CHECK_OK(ct_lock_release(&l));
@@ -216,10 +164,10 @@ huge_timeout(void)
         CHECK_OK(ct_lock_acquire(&l, CT_FOREVER));
         struct timed_arg a = {.lock = &l, .timeout = huge[i], .release = true};
         pthread_t t = ct_test_spawn(timed_acquirer, &a);
-        CHECK(poll_at_least(&a.started, 1, long_wait()));
+        CHECK(ct_test_poll_at_least(&a.started, 1, ct_test_long_wait()));
         // The thread must still be waiting: an overflowed deadline returns
         // at once.
-        if (poll_at_least(&a.done, 1, CT_MILLIS(50))) {
+        if (ct_test_poll_at_least(&a.done, 1, CT_MILLIS(50))) {
             ct_test_fail(__FILE__, __LINE__,
                          "acquire(%lld) returned %d (%s) while held",
                          (long long)huge[i], a.rc, ct_err_name(a.rc));
@@ -330,11 +278,11 @@ reacquire_blocks(void)
     ct_lock l = CT_LOCK_INIT;
     struct reacquire_arg a = {.lock = &l};
     pthread_t t = ct_test_spawn(reacquirer, &a);
-    CHECK(poll_at_least(&a.phase, 1, long_wait()));
-    CHECK(!poll_at_least(&a.phase, 2, CT_MILLIS(50)));
+    CHECK(ct_test_poll_at_least(&a.phase, 1, ct_test_long_wait()));
+    CHECK(!ct_test_poll_at_least(&a.phase, 2, CT_MILLIS(50)));
     CHECK(ct_lock_locked(&l));
     CHECK_OK(ct_lock_release(&l));
-    CHECK(poll_at_least(&a.phase, 2, long_wait()));
+    CHECK(ct_test_poll_at_least(&a.phase, 2, ct_test_long_wait()));
     ct_test_join(t);
     CHECK(!ct_lock_locked(&l));
 }
@@ -369,10 +317,10 @@ acquire_contended(void)
     for (int i = 0; i < N; i++) {
         t[i] = ct_test_spawn(contended_worker, &a);
     }
-    CHECK(poll_at_least(&a.started, N, long_wait()));
-    CHECK(!poll_at_least(&a.finished, 1, CT_MILLIS(50)));
+    CHECK(ct_test_poll_at_least(&a.started, N, ct_test_long_wait()));
+    CHECK(!ct_test_poll_at_least(&a.finished, 1, CT_MILLIS(50)));
     CHECK_OK(ct_lock_release(&l));
-    CHECK(poll_at_least(&a.finished, N, long_wait()));
+    CHECK(ct_test_poll_at_least(&a.finished, N, ct_test_long_wait()));
     for (int i = 0; i < N; i++) {
         ct_test_join(t[i]);
     }
@@ -417,7 +365,7 @@ timed_out_waiter_among_parked(void)
     struct timed_arg forever = {
         .lock = &l, .timeout = CT_FOREVER, .release = true};
     pthread_t tf = ct_test_spawn(timed_acquirer, &forever);
-    CHECK(poll_at_least(&forever.started, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&forever.started, 1, ct_test_long_wait()));
 
     enum { N = 3 };
     struct timed_arg timed[N];
@@ -436,7 +384,7 @@ timed_out_waiter_among_parked(void)
     CHECK(ct_lock_locked(&l));
 
     CHECK_OK(ct_lock_release(&l));
-    CHECK(poll_at_least(&forever.done, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&forever.done, 1, ct_test_long_wait()));
     ct_test_join(tf);
     CHECK_OK(forever.rc);
     CHECK(!ct_lock_locked(&l));
@@ -481,7 +429,7 @@ contention_worker(void *p)
             CHECK_OK(ct_lock_acquire(&ctx->lock, CT_FOREVER));
             break;
         case 1:
-            CHECK_OK(ct_lock_acquire(&ctx->lock, long_wait()));
+            CHECK_OK(ct_lock_acquire(&ctx->lock, ct_test_long_wait()));
             break;
         default:
             for (;;) {
@@ -494,7 +442,7 @@ contention_worker(void *p)
             }
             break;
         }
-        update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+        ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
         ctx->value++;
         atomic_fetch_sub(&ctx->inside, 1);
         CHECK_OK(ct_lock_release(&ctx->lock));
@@ -565,7 +513,7 @@ fair_handoff(void)
 {
     struct fair_ctx ctx = {.lock = CT_LOCK_INIT};
     pthread_t hog = ct_test_spawn(fair_hog, &ctx);
-    CHECK(poll_at_least(&ctx.hog_iters, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&ctx.hog_iters, 1, ct_test_long_wait()));
     pthread_t waiter = ct_test_spawn(fair_waiter, &ctx);
     ct_test_join(waiter);
     ct_test_join(hog);

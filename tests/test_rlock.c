@@ -7,58 +7,6 @@
 
 #include "harness/test.h"
 
-// A bound for waits that must succeed: far above any real delay, yet a lost
-// wake-up still fails with a message instead of the runner's watchdog.
-static ct_duration
-long_wait(void)
-{
-    return (ct_duration)(5e9 * ct_test_scale());
-}
-
-// The most a call that must not wait ("at once") may take on a noisy machine.
-static int64_t
-quick_bound(void)
-{
-    return (int64_t)(1e9 * ct_test_scale());
-}
-
-// Polls until *v >= want or `timeout` passes; returns whether it got there.
-// Orders threads without sleeping, and with a short timeout checks that
-// something stays false (a blocked thread has not proceeded).
-static bool
-poll_at_least(atomic_int *v, int want, ct_duration timeout)
-{
-    int64_t deadline = ct_test_now() + timeout;
-    while (atomic_load(v) < want) {
-        if (ct_test_now() >= deadline) {
-            return false;
-        }
-        sched_yield();
-    }
-    return true;
-}
-
-// A timed-out call must never return early, and not absurdly late either.
-static void
-check_elapsed(const char *file, int line, int64_t elapsed, ct_duration timeout)
-{
-    if (elapsed < timeout ||
-        elapsed > timeout + (int64_t)(2e9 * ct_test_scale())) {
-        ct_test_fail(file, line, "timeout of %lld ns took %lld ns",
-                     (long long)timeout, (long long)elapsed);
-    }
-}
-#define CHECK_ELAPSED(elapsed, timeout)                                        \
-    check_elapsed(__FILE__, __LINE__, (elapsed), (timeout))
-
-static void
-update_max(atomic_int *max, int v)
-{
-    int cur = atomic_load(max);
-    while (v > cur && !atomic_compare_exchange_weak(max, &cur, v)) {
-    }
-}
-
 // A thread that takes the rlock `depth` times, reports it, holds it until
 // told to let go, then releases every level.
 struct holder {
@@ -78,7 +26,7 @@ holder_main(void *p)
     }
     CHECK_EQ(ct_rlock_count(h->rlock), h->depth);
     atomic_store(&h->held, 1);
-    CHECK(poll_at_least(&h->let_go, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&h->let_go, 1, ct_test_long_wait()));
     // Whatever the other threads tried meanwhile, our depth is intact.
     CHECK(ct_rlock_is_owned(h->rlock));
     CHECK_EQ(ct_rlock_count(h->rlock), h->depth);
@@ -95,7 +43,7 @@ start_holder(struct holder *h, ct_rlock *r, int depth)
 {
     *h = (struct holder){.rlock = r, .depth = depth};
     pthread_t t = ct_test_spawn(holder_main, h);
-    CHECK(poll_at_least(&h->held, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&h->held, 1, ct_test_long_wait()));
     return t;
 }
 
@@ -183,7 +131,7 @@ owner_nowait_and_negative(void)
     for (size_t i = 0; i < sizeof timeouts / sizeof timeouts[0]; i++) {
         int64_t t0 = ct_test_now();
         CHECK_OK(ct_rlock_acquire(&r, timeouts[i]));
-        CHECK(ct_test_now() - t0 < quick_bound());
+        CHECK(ct_test_now() - t0 < ct_test_quick_bound());
         CHECK_EQ(ct_rlock_count(&r), i + 2);
     }
     for (size_t i = 0; i <= sizeof timeouts / sizeof timeouts[0]; i++) {
@@ -315,7 +263,7 @@ timeouts_while_held_elsewhere(void)
     for (size_t i = 0; i < sizeof polls / sizeof polls[0]; i++) {
         int64_t t0 = ct_test_now();
         CHECK_RC(ct_rlock_acquire(&r, polls[i]), CT_ETIMEDOUT);
-        CHECK(ct_test_now() - t0 < quick_bound());
+        CHECK(ct_test_now() - t0 < ct_test_quick_bound());
     }
     const ct_duration timeout = CT_MILLIS(50);
     int64_t t0 = ct_test_now();
@@ -367,15 +315,15 @@ waiter_needs_every_level(void)
     }
     struct waiter w = {.rlock = &r, .timeout = CT_FOREVER};
     pthread_t t = ct_test_spawn(waiter_main, &w);
-    CHECK(poll_at_least(&w.started, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&w.started, 1, ct_test_long_wait()));
     for (int i = 2; i >= 0; i--) {
         // got must stay 0 while we hold any level (-1 would mean an error).
-        CHECK(!poll_at_least(&w.got, 1, CT_MILLIS(30)));
+        CHECK(!ct_test_poll_at_least(&w.got, 1, CT_MILLIS(30)));
         CHECK_EQ(atomic_load(&w.got), 0);
         CHECK_OK(ct_rlock_release(&r));
         CHECK_EQ(ct_rlock_count(&r), i);
     }
-    CHECK(poll_at_least(&w.got, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&w.got, 1, ct_test_long_wait()));
     ct_test_join(t);
     CHECK_OK(w.rc);
     check_unowned(&r);
@@ -391,9 +339,9 @@ huge_timeout(void)
         CHECK_OK(ct_rlock_acquire(&r, CT_FOREVER));
         struct waiter w = {.rlock = &r, .timeout = huge[i]};
         pthread_t t = ct_test_spawn(waiter_main, &w);
-        CHECK(poll_at_least(&w.started, 1, long_wait()));
+        CHECK(ct_test_poll_at_least(&w.started, 1, ct_test_long_wait()));
         if (atomic_load(&w.got) != 0 ||
-            poll_at_least(&w.got, 1, CT_MILLIS(50))) {
+            ct_test_poll_at_least(&w.got, 1, CT_MILLIS(50))) {
             ct_test_join(t);
             ct_test_fail(__FILE__, __LINE__,
                          "acquire(%lld) returned %d (%s) while held",
@@ -415,7 +363,7 @@ timed_out_waiter_among_parked(void)
     CHECK_OK(ct_rlock_acquire(&r, CT_FOREVER));
     struct waiter forever = {.rlock = &r, .timeout = CT_FOREVER};
     pthread_t tf = ct_test_spawn(waiter_main, &forever);
-    CHECK(poll_at_least(&forever.started, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&forever.started, 1, ct_test_long_wait()));
 
     struct waiter timed = {.rlock = &r, .timeout = CT_MILLIS(40)};
     int64_t t0 = ct_test_now();
@@ -427,7 +375,7 @@ timed_out_waiter_among_parked(void)
 
     CHECK_OK(ct_rlock_release(&r));
     CHECK_OK(ct_rlock_release(&r));
-    CHECK(poll_at_least(&forever.got, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&forever.got, 1, ct_test_long_wait()));
     ct_test_join(tf);
     CHECK_OK(forever.rc);
     check_unowned(&r);
@@ -475,12 +423,12 @@ contention_worker(void *p)
         if (i % 2 == 0) {
             CHECK_OK(ct_rlock_acquire(&ctx->rlock, CT_FOREVER));
         } else {
-            CHECK_OK(ct_rlock_acquire(&ctx->rlock, long_wait()));
+            CHECK_OK(ct_rlock_acquire(&ctx->rlock, ct_test_long_wait()));
         }
         // A nested level never waits, whatever the timeout.
         CHECK_OK(ct_rlock_acquire(&ctx->rlock, CT_NOWAIT));
         CHECK_EQ(ct_rlock_count(&ctx->rlock), 2);
-        update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+        ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
         ctx->value++;
         atomic_fetch_sub(&ctx->inside, 1);
         CHECK_OK(ct_rlock_release(&ctx->rlock));

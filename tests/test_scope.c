@@ -7,35 +7,6 @@
 
 #include "harness/test.h"
 
-// A bound for waits that must succeed: far above any real delay.
-static ct_duration
-long_wait(void)
-{
-    return (ct_duration)(5e9 * ct_test_scale());
-}
-
-// Polls until *v >= want or `timeout` passes; returns whether it got there.
-static bool
-poll_at_least(atomic_int *v, int want, ct_duration timeout)
-{
-    int64_t deadline = ct_test_now() + timeout;
-    while (atomic_load(v) < want) {
-        if (ct_test_now() >= deadline) {
-            return false;
-        }
-        sched_yield();
-    }
-    return true;
-}
-
-static void
-update_max(atomic_int *max, int v)
-{
-    int cur = atomic_load(max);
-    while (v > cur && !atomic_compare_exchange_weak(max, &cur, v)) {
-    }
-}
-
 static void
 lock_released_at_end(void)
 {
@@ -406,10 +377,10 @@ with_waits_for_holder(void)
     atomic_init(&ctx.inside, 0);
     CHECK_OK(ct_lock_acquire(&ctx.lock, CT_FOREVER));
     pthread_t t = ct_test_spawn(blocked_with, &ctx);
-    CHECK(poll_at_least(&ctx.started, 1, long_wait()));
-    CHECK(!poll_at_least(&ctx.inside, 1, CT_MILLIS(50)));
+    CHECK(ct_test_poll_at_least(&ctx.started, 1, ct_test_long_wait()));
+    CHECK(!ct_test_poll_at_least(&ctx.inside, 1, CT_MILLIS(50)));
     CHECK_OK(ct_lock_release(&ctx.lock));
-    CHECK(poll_at_least(&ctx.inside, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&ctx.inside, 1, ct_test_long_wait()));
     ct_test_join(t);
     CHECK(!ct_lock_locked(&ctx.lock));
 }
@@ -432,7 +403,7 @@ contention_worker(void *p)
     for (int i = 0; i < CONTENTION_ITERS; i++) {
         CT_WITH_LOCK(&ctx->lock)
         {
-            update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+            ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
             ctx->value++;
             atomic_fetch_sub(&ctx->inside, 1);
             // Leave early on some iterations: the release must still happen.

@@ -7,58 +7,6 @@
 
 #include "harness/test.h"
 
-// A bound for waits that must succeed: far above any real delay, yet a lost
-// wake-up still fails with a message instead of the runner's watchdog.
-static ct_duration
-long_wait(void)
-{
-    return (ct_duration)(5e9 * ct_test_scale());
-}
-
-// The most a call that must not wait ("at once") may take on a noisy machine.
-static int64_t
-quick_bound(void)
-{
-    return (int64_t)(1e9 * ct_test_scale());
-}
-
-// Polls until *v >= want or `timeout` passes; returns whether it got there.
-// Orders threads without sleeping, and with a short timeout checks that
-// something stays false (a blocked thread has not proceeded).
-static bool
-poll_at_least(atomic_int *v, int want, ct_duration timeout)
-{
-    int64_t deadline = ct_test_now() + timeout;
-    while (atomic_load(v) < want) {
-        if (ct_test_now() >= deadline) {
-            return false;
-        }
-        sched_yield();
-    }
-    return true;
-}
-
-// A timed-out call must never return early, and not absurdly late either.
-static void
-check_elapsed(const char *file, int line, int64_t elapsed, ct_duration timeout)
-{
-    if (elapsed < timeout ||
-        elapsed > timeout + (int64_t)(2e9 * ct_test_scale())) {
-        ct_test_fail(file, line, "timeout of %lld ns took %lld ns",
-                     (long long)timeout, (long long)elapsed);
-    }
-}
-#define CHECK_ELAPSED(elapsed, timeout)                                        \
-    check_elapsed(__FILE__, __LINE__, (elapsed), (timeout))
-
-static void
-update_max(atomic_int *max, int v)
-{
-    int cur = atomic_load(max);
-    while (v > cur && !atomic_compare_exchange_weak(max, &cur, v)) {
-    }
-}
-
 // Takes `n` units without waiting; each must be there.
 static void
 take(ct_semaphore *s, int n)
@@ -378,8 +326,8 @@ waiter_main(void *p)
 static void
 check_passed(const char *file, int line, struct waiters *w, int want)
 {
-    if (!poll_at_least(&w->passed, want, long_wait()) ||
-        poll_at_least(&w->passed, want + 1, CT_MILLIS(50)) ||
+    if (!ct_test_poll_at_least(&w->passed, want, ct_test_long_wait()) ||
+        ct_test_poll_at_least(&w->passed, want + 1, CT_MILLIS(50)) ||
         atomic_load(&w->failed) != 0) {
         ct_test_fail(file, line, "%d waiters passed, %d failed; want %d",
                      atomic_load(&w->passed), atomic_load(&w->failed), want);
@@ -399,7 +347,7 @@ release_n_wakes_n(void)
     for (int i = 0; i < N; i++) {
         t[i] = ct_test_spawn(waiter_main, &w);
     }
-    CHECK(poll_at_least(&w.started, N, long_wait()));
+    CHECK(ct_test_poll_at_least(&w.started, N, ct_test_long_wait()));
     CHECK_PASSED(&w, 0);
     CHECK_OK(ct_semaphore_release(&s, 2));
     CHECK_PASSED(&w, 2);
@@ -416,7 +364,7 @@ release_n_wakes_n(void)
     for (int i = 0; i < 2; i++) {
         t[i] = ct_test_spawn(waiter_main, &w2);
     }
-    CHECK(poll_at_least(&w2.started, 2, long_wait()));
+    CHECK(ct_test_poll_at_least(&w2.started, 2, ct_test_long_wait()));
     CHECK_OK(ct_semaphore_release(&s, 5));
     CHECK_PASSED(&w2, 2);
     for (int i = 0; i < 2; i++) {
@@ -437,7 +385,7 @@ acquire_contended(void)
     for (int i = 0; i < N; i++) {
         t[i] = ct_test_spawn(waiter_main, &w);
     }
-    CHECK(poll_at_least(&w.started, N, long_wait()));
+    CHECK(ct_test_poll_at_least(&w.started, N, ct_test_long_wait()));
     CHECK_PASSED(&w, K);
     for (int i = K + 1; i <= N; i++) {
         CHECK_OK(ct_semaphore_release(&s, 1));
@@ -457,7 +405,7 @@ zero_blocks_until_release(void)
     CHECK_OK(ct_semaphore_init(&s, 0));
     struct waiters w = {.sem = &s, .timeout = CT_FOREVER};
     pthread_t t = ct_test_spawn(waiter_main, &w);
-    CHECK(poll_at_least(&w.started, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&w.started, 1, ct_test_long_wait()));
     CHECK_PASSED(&w, 0);
     CHECK_OK(ct_semaphore_release(&s, 1));
     CHECK_PASSED(&w, 1);
@@ -473,7 +421,7 @@ timeouts(void)
     for (size_t i = 0; i < sizeof polls / sizeof polls[0]; i++) {
         int64_t t0 = ct_test_now();
         CHECK_RC(ct_semaphore_acquire(&s, polls[i]), CT_ETIMEDOUT);
-        CHECK(ct_test_now() - t0 < quick_bound());
+        CHECK(ct_test_now() - t0 < ct_test_quick_bound());
         CHECK_EQ(ct_semaphore_value(&s), 0);
         // With a unit there, a poll takes it.
         CHECK_OK(ct_semaphore_release(&s, 1));
@@ -500,8 +448,8 @@ huge_timeout(void)
         ct_semaphore s = CT_SEMAPHORE_INIT(0);
         struct waiters w = {.sem = &s, .timeout = huge[i]};
         pthread_t t = ct_test_spawn(waiter_main, &w);
-        CHECK(poll_at_least(&w.started, 1, long_wait()));
-        CHECK(!poll_at_least(&w.failed, 1, CT_MILLIS(50)));
+        CHECK(ct_test_poll_at_least(&w.started, 1, ct_test_long_wait()));
+        CHECK(!ct_test_poll_at_least(&w.failed, 1, CT_MILLIS(50)));
         CHECK_PASSED(&w, 0);
         CHECK_OK(ct_semaphore_release(&s, 1));
         CHECK_PASSED(&w, 1);
@@ -517,7 +465,7 @@ timed_out_waiters_among_parked(void)
     ct_semaphore s = CT_SEMAPHORE_INIT(0);
     struct waiters forever = {.sem = &s, .timeout = CT_FOREVER};
     pthread_t tf = ct_test_spawn(waiter_main, &forever);
-    CHECK(poll_at_least(&forever.started, 1, long_wait()));
+    CHECK(ct_test_poll_at_least(&forever.started, 1, ct_test_long_wait()));
 
     enum { N = 3 };
     struct waiters timed = {.sem = &s, .timeout = CT_MILLIS(30)};
@@ -566,9 +514,9 @@ limit_worker(void *p)
         if (i % 2 == 0) {
             CHECK_OK(ct_semaphore_acquire(&ctx->sem, CT_FOREVER));
         } else {
-            CHECK_OK(ct_semaphore_acquire(&ctx->sem, long_wait()));
+            CHECK_OK(ct_semaphore_acquire(&ctx->sem, ct_test_long_wait()));
         }
-        update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+        ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
         // Stay inside a little so that others pile up.
         if (i % 8 == 0) {
             sched_yield();
@@ -624,7 +572,7 @@ consumer(void *p)
     struct pc_ctx *ctx = p;
     for (int i = 0; i < PC_ITEMS; i++) {
         // A lost wake-up shows up as a timeout here.
-        CHECK_OK(ct_semaphore_acquire(&ctx->sem, long_wait()));
+        CHECK_OK(ct_semaphore_acquire(&ctx->sem, ct_test_long_wait()));
         atomic_fetch_add(&ctx->consumed, 1);
     }
     return NULL;

@@ -5,6 +5,8 @@
 #define CT_TEST_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,5 +85,24 @@ void ct_test_join(pthread_t t);
 // stride, and joins them all. For N-threads x M-iterations contention tests.
 void ct_test_run_threads(int n, void *(*fn)(void *), void *base,
                          size_t stride);
+
+// A bound for waits that must succeed (5 s x scale): far above any real
+// delay, yet a lost wake-up fails with a message before the watchdog fires.
+ct_duration ct_test_long_wait(void);
+// The most a call that must not wait ("at once") may take on a noisy
+// machine (1 s x scale).
+int64_t ct_test_quick_bound(void);
+// Polls until *v >= want or `timeout` passes; returns whether it got there.
+// Orders threads without sleeping; with a short timeout it checks that
+// something stays false (a blocked thread has not proceeded).
+bool ct_test_poll_at_least(atomic_int *v, int want, ct_duration timeout);
+// Raises *max to v if v is larger (for "never more than k inside" checks).
+void ct_test_update_max(atomic_int *max, int v);
+// Fails unless a timed-out call took at least `timeout` and at most
+// timeout + 2 s x scale: never early, and not absurdly late.
+void ct_test_check_elapsed(const char *file, int line, int64_t elapsed,
+                           ct_duration timeout);
+#define CHECK_ELAPSED(elapsed, timeout)                                        \
+    ct_test_check_elapsed(__FILE__, __LINE__, (elapsed), (timeout))
 
 #endif
