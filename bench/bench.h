@@ -1,0 +1,171 @@
+// ct_bench's registry: every benchmark case is a row in a table exported by
+// one of the bench_*.c files (libuv's benchmark-list.h style); main.c runs
+// the tables, takes medians, prints the comparisons with their targets and
+// writes the JSON. The case files hold only the measured code.
+#ifndef CT_BENCH_H
+#define CT_BENCH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <threads.h>
+#include <time.h>
+
+#include <cthreading/barrier.h>
+#include <cthreading/condition.h>
+#include <cthreading/event.h>
+#include <cthreading/lock.h>
+#include <cthreading/rlock.h>
+#include <cthreading/semaphore.h>
+
+#ifdef CT_HAVE_GLIB
+#include <glib.h>
+#endif
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+// Who a row speaks for: our library, what C programmers use today, a
+// physical limit, or the cost of the measuring loop itself.
+typedef enum bench_role {
+    BENCH_OURS,
+    BENCH_BASELINE,
+    BENCH_FLOOR,
+    BENCH_OVERHEAD,
+} bench_role;
+
+// Case flags.
+#define BENCH_GLIB 1u      // needs GLib: skipped when built without it
+#define BENCH_DIFF_ONLY 2u // a pure spin: only run with the threads on two CPUs
+
+// Section names, as --only spells them.
+#define BENCH_SEC_UNCONTENDED "uncontended"
+#define BENCH_SEC_CONTENDED "contended"
+#define BENCH_SEC_PINGPONG "pingpong"
+#define BENCH_SEC_BURN "burn"
+#define BENCH_SEC_NOTIFY "notify"
+
+// The contended section's shared state. The lock and the data it protects
+// share one cache line, as they would in a real program (a 40-byte pthread
+// mutex plus the three fields fill it exactly); the stop flag the workers
+// poll has its own line so that polling it costs no transfers.
+typedef union bench_any_lock {
+    ct_lock ct;
+    pthread_mutex_t pm;
+    mtx_t mtx;
+#ifdef CT_HAVE_GLIB
+    GMutex gm;
+#endif
+    atomic_uint_fast64_t counter; // the fetch_add floor has no lock
+} bench_any_lock;
+
+typedef struct bench_arena {
+    _Alignas(64) bench_any_lock lock;
+    uint64_t shared;   // incremented in the critical section
+    uint64_t switches; // owner changes seen in the critical section
+    uint32_t last;     // the last owner's id + 1
+    _Alignas(64) atomic_int stop;
+} bench_arena;
+
+// One contended worker's inputs and results.
+typedef struct bench_worker {
+    int id;              // 0..nthreads-1
+    uint64_t long_ticks; // timed workers: a "long" wait, in ticks (1 ms)
+    uint64_t ops;        // out: acquisitions made
+    uint64_t max_wait;   // out (timed workers): longest acquire, in ticks
+    uint64_t n_long;     // out (timed workers): waits over long_ticks
+    uint64_t n_long2;    // out (timed workers): waits over 2 * long_ticks
+} bench_worker;
+
+// A benchmark case. `section` says which hooks it fills:
+//   uncontended, notify: loop(n) runs the operation n times on the calling
+//       thread (setting up and tearing down its object around the loop);
+//   contended: init/fini set up a->lock; worker runs acquire, a->shared++,
+//       release until a->stop; timed does the same and also times every
+//       acquire (a separate rep, so that reading the clock does not slow the
+//       throughput reps); the fetch_add floor leaves `timed` NULL;
+//   pingpong: open() makes the shared state, side(st, 0, n) runs n round
+//       trips as the initiator (ping, then wait for the pong), side(st, 1, n)
+//       answers them; close() frees the state;
+//   burn: open(); wait(st) blocks until wake(st), which another thread calls
+//       50 ms later; close().
+typedef struct bench_case {
+    const char *section;
+    const char *name;
+    bench_role role;
+    unsigned flags;
+    const char *note;
+    void (*loop)(uint64_t n);
+    void (*init)(bench_arena *a);
+    void (*worker)(bench_arena *a, bench_worker *w);
+    void (*timed)(bench_arena *a, bench_worker *w);
+    void (*fini)(bench_arena *a);
+    void *(*open)(void);
+    void (*side)(void *st, int side, uint64_t n);
+    void (*wait)(void *st);
+    void (*wake)(void *st);
+    void (*close)(void *st);
+} bench_case;
+
+// Type sizes for the sizes section.
+typedef struct bench_size {
+    const char *name;
+    size_t size;
+    bench_role role;
+} bench_size;
+
+// The tables, each ended by an entry whose name is NULL.
+extern const bench_case bench_lock_cases[];   // bench_lock.c
+extern const bench_case bench_wake_cases[];   // bench_wake.c
+extern const bench_case bench_notify_cases[]; // bench_notify.c
+extern const bench_size bench_sizes[];        // bench_sizes.c
+
+// Reports a failed call that a benchmark cannot go on from, and exits.
+_Noreturn void bench_fail(const char *what, int code);
+
+// Calls that must not fail: a failure ends the run with a message.
+#define BENCH_CHECK(expr)                                                      \
+    do {                                                                       \
+        int bench_rc_ = (int)(expr);                                           \
+        if (bench_rc_ != 0) {                                                  \
+            bench_fail(#expr, bench_rc_);                                      \
+        }                                                                      \
+    } while (0)
+
+// CLOCK_MONOTONIC in nanoseconds.
+static inline int64_t
+bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// A cheap timestamp for timing single acquires: the TSC on x86 (about 10 ns,
+// no system call; main.c converts ticks to ns against CLOCK_MONOTONIC over
+// the whole rep), the monotonic clock elsewhere.
+static inline uint64_t
+bench_ticks(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    return __rdtsc();
+#else
+    return (uint64_t)bench_now_ns();
+#endif
+}
+
+// One spin-wait hint (PAUSE on x86).
+static inline void
+bench_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    _mm_pause();
+#else
+    atomic_signal_fence(memory_order_seq_cst);
+#endif
+}
+
+#endif

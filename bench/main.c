@@ -1,0 +1,1845 @@
+// ct_bench: runs the case tables (bench.h) section by section, pins the
+// threads, takes the median of the reps, prints each section's table and
+// its comparisons against the baselines measured in the same run, and
+// writes every number to --json. See docs/benchmarks.md.
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE // pthread_attr_setaffinity_np, CPU_SET
+#endif
+#include "bench.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#ifdef __GLIBC__
+#include <gnu/libc-version.h>
+#endif
+
+#define MAX_REPS 64
+
+// ---- Options ------------------------------------------------------------
+
+typedef struct options {
+    bool quick;
+    int reps;
+    const char *only;   // comma-separated sections, NULL: all
+    const char *filter; // substring of case names, NULL: all
+    const char *json;
+    bool instr_table;     // run the valgrind section (default: if found)
+    bool instr_table_set; // --instr-table / --no-instr-table given
+    bool contended_unpinned;
+    int threads;        // contended: only this thread count (0: 2 and 4)
+    double loop_s;      // target time of one uncontended/notify rep
+    double contended_s; // one contended rep
+    double pingpong_s;  // one ping-pong rep
+    int64_t burn_ns;    // how long the burn waiter waits
+} options;
+
+static options opt;
+
+_Noreturn void
+bench_fail(const char *what, int code)
+{
+    fprintf(stderr, "ct_bench: %s failed (%d)\n", what, code);
+    exit(1);
+}
+
+// ---- CPUs and threads -----------------------------------------------------
+
+static cpu_set_t g_allowed;
+static int g_cpus[CPU_SETSIZE];
+static int g_ncpu;
+
+static void
+cpus_init(void)
+{
+    if (sched_getaffinity(0, sizeof(g_allowed), &g_allowed) != 0) {
+        bench_fail("sched_getaffinity", errno);
+    }
+    for (int i = 0; i < CPU_SETSIZE; i++) {
+        if (CPU_ISSET(i, &g_allowed)) {
+            g_cpus[g_ncpu++] = i;
+        }
+    }
+    if (g_ncpu == 0) {
+        bench_fail("no usable CPU", 0);
+    }
+}
+
+// Pinning modes (baselines.md): same = every thread on the first CPU,
+// diff = thread i on CPU i mod ncpu, none = the scheduler decides.
+typedef enum pin_mode { PIN_SAME, PIN_DIFF, PIN_NONE } pin_mode;
+
+static const char *const pin_names[] = {"same", "diff", "unpinned"};
+
+static int
+pin_index(pin_mode mode, int thread)
+{
+    switch (mode) {
+    case PIN_SAME:
+        return 0;
+    case PIN_DIFF:
+        return thread;
+    default:
+        return -1;
+    }
+}
+
+// Starts a thread on the CPU with index `idx` among the usable ones (modulo
+// their number), or on any usable CPU when idx < 0. The affinity is set
+// before the thread runs, so it never starts on the wrong CPU.
+static void
+thread_start(pthread_t *t, void *(*fn)(void *), void *arg, int idx)
+{
+    pthread_attr_t attr;
+    cpu_set_t set;
+    if (idx < 0) {
+        set = g_allowed;
+    } else {
+        CPU_ZERO(&set);
+        CPU_SET(g_cpus[idx % g_ncpu], &set);
+    }
+    BENCH_CHECK(pthread_attr_init(&attr));
+    BENCH_CHECK(pthread_attr_setaffinity_np(&attr, sizeof(set), &set));
+    BENCH_CHECK(pthread_create(t, &attr, fn, arg));
+    pthread_attr_destroy(&attr);
+}
+
+static void
+thread_join(pthread_t t)
+{
+    BENCH_CHECK(pthread_join(t, NULL));
+}
+
+static void
+sleep_ns(int64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000), (long)(ns % 1000000000)};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static int64_t
+thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+// ---- Results --------------------------------------------------------------
+
+// One measured series: a metric of a case in a mode, one value per rep.
+typedef struct result {
+    const char *section;
+    const char *name;
+    const char *mode; // pin mode, or "-"
+    int threads;      // contended: thread count, else 0
+    const char *metric;
+    const char *unit;
+    int n;
+    double v[MAX_REPS];
+} result;
+
+static result *g_results;
+static size_t g_nresults, g_capresults;
+
+static result *
+result_get(const char *section, const char *name, const char *mode, int threads,
+           const char *metric, const char *unit)
+{
+    for (size_t i = 0; i < g_nresults; i++) {
+        result *r = &g_results[i];
+        if (strcmp(r->section, section) == 0 && strcmp(r->name, name) == 0 &&
+            strcmp(r->mode, mode) == 0 && r->threads == threads &&
+            strcmp(r->metric, metric) == 0) {
+            return r;
+        }
+    }
+    if (g_nresults == g_capresults) {
+        g_capresults = g_capresults ? g_capresults * 2 : 64;
+        g_results = realloc(g_results, g_capresults * sizeof(result));
+        if (g_results == NULL) {
+            bench_fail("realloc", -ENOMEM);
+        }
+    }
+    result *r = &g_results[g_nresults++];
+    memset(r, 0, sizeof(*r));
+    r->section = section;
+    r->name = name;
+    r->mode = mode;
+    r->threads = threads;
+    r->metric = metric;
+    r->unit = unit;
+    return r;
+}
+
+static void
+result_push(result *r, double v)
+{
+    if (r->n < MAX_REPS) {
+        r->v[r->n++] = v;
+    }
+}
+
+static const result *
+result_find(const char *section, const char *name, const char *mode,
+            int threads, const char *metric)
+{
+    for (size_t i = 0; i < g_nresults; i++) {
+        const result *r = &g_results[i];
+        if (strcmp(r->section, section) == 0 && strcmp(r->name, name) == 0 &&
+            strcmp(r->mode, mode) == 0 && r->threads == threads &&
+            strcmp(r->metric, metric) == 0) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+r_median(const result *r)
+{
+    if (r == NULL || r->n == 0) {
+        return NAN;
+    }
+    double s[MAX_REPS];
+    memcpy(s, r->v, (size_t)r->n * sizeof(double));
+    qsort(s, (size_t)r->n, sizeof(double), cmp_double);
+    return r->n % 2 ? s[r->n / 2] : (s[r->n / 2 - 1] + s[r->n / 2]) / 2;
+}
+
+static double
+r_min(const result *r)
+{
+    if (r == NULL || r->n == 0) {
+        return NAN;
+    }
+    double m = r->v[0];
+    for (int i = 1; i < r->n; i++) {
+        m = r->v[i] < m ? r->v[i] : m;
+    }
+    return m;
+}
+
+static double
+r_max(const result *r)
+{
+    if (r == NULL || r->n == 0) {
+        return NAN;
+    }
+    double m = r->v[0];
+    for (int i = 1; i < r->n; i++) {
+        m = r->v[i] > m ? r->v[i] : m;
+    }
+    return m;
+}
+
+// (max - min) / median, as a fraction.
+static double
+r_spread(const result *r)
+{
+    double med = r_median(r);
+    if (isnan(med) || med == 0) {
+        return NAN;
+    }
+    return (r_max(r) - r_min(r)) / med;
+}
+
+static double
+med_of(const char *section, const char *name, const char *mode, int threads,
+       const char *metric)
+{
+    return r_median(result_find(section, name, mode, threads, metric));
+}
+
+// ---- Comparisons ----------------------------------------------------------
+
+typedef enum target_op { T_NONE, T_LE, T_GE } target_op;
+
+typedef struct comparison {
+    const char *section;
+    char name[64];
+    double ours;
+    char unit[16];
+    char base_name[48];
+    double base;
+    double ratio;
+    char target[32];
+    const char *status; // "ok", "MISS", "skip", "-"
+    char note[64];
+} comparison;
+
+static comparison *g_cmps;
+static size_t g_ncmps, g_capcmps;
+
+static void
+print_cmp_header(void)
+{
+    printf("\n  %-40s %12s  %-30s %6s  %-15s %s\n", "comparison", "ours",
+           "baseline", "ratio", "target", "result");
+}
+
+static void
+fmt_value(char *buf, size_t size, double v, const char *unit)
+{
+    if (isnan(v)) {
+        snprintf(buf, size, "-");
+    } else if (fabs(v) >= 1000 || strcmp(unit, "B") == 0) {
+        snprintf(buf, size, "%.0f %s", v, unit);
+    } else if (fabs(v) >= 100) {
+        snprintf(buf, size, "%.1f %s", v, unit);
+    } else {
+        snprintf(buf, size, "%.2f %s", v, unit);
+    }
+}
+
+// Records and prints one comparison row. With `on_ratio` the target applies
+// to ours/base, else to ours itself; the ratio is shown whenever there is a
+// baseline. A missing figure gives "skip"; `note` (may be NULL) says why, or
+// adds a remark to a row that has its figures.
+static void
+compare(const char *section, const char *name, double ours, const char *unit,
+        const char *base_name, double base, bool on_ratio, target_op op,
+        double limit, const char *note)
+{
+    if (g_ncmps == g_capcmps) {
+        g_capcmps = g_capcmps ? g_capcmps * 2 : 32;
+        g_cmps = realloc(g_cmps, g_capcmps * sizeof(comparison));
+        if (g_cmps == NULL) {
+            bench_fail("realloc", -ENOMEM);
+        }
+    }
+    comparison *c = &g_cmps[g_ncmps++];
+    memset(c, 0, sizeof(*c));
+    c->section = section;
+    snprintf(c->name, sizeof(c->name), "%s", name);
+    snprintf(c->unit, sizeof(c->unit), "%s", unit);
+    snprintf(c->base_name, sizeof(c->base_name), "%s",
+             base_name ? base_name : "");
+    c->ours = ours;
+    c->base = base_name ? base : NAN;
+    c->ratio = (base_name && !isnan(base) && base != 0) ? ours / base : NAN;
+    if (op == T_NONE) {
+        snprintf(c->target, sizeof(c->target), "-");
+    } else if (on_ratio) {
+        snprintf(c->target, sizeof(c->target), "ratio %s %g",
+                 op == T_LE ? "<=" : ">=", limit);
+    } else {
+        snprintf(c->target, sizeof(c->target), "%s %g %s",
+                 op == T_LE ? "<=" : ">=", limit, unit);
+    }
+    double x = on_ratio ? c->ratio : ours;
+    snprintf(c->note, sizeof(c->note), "%s", note ? note : "");
+    if (isnan(ours) || (on_ratio && isnan(c->ratio))) {
+        c->status = "skip";
+        if (note == NULL) {
+            snprintf(c->note, sizeof(c->note), "no data");
+        }
+    } else if (op == T_NONE) {
+        c->status = "-";
+    } else if (op == T_LE ? x <= limit : x >= limit) {
+        c->status = "ok";
+    } else {
+        c->status = "MISS";
+    }
+
+    char ov[32], bv[32], bcol[64], rv[16];
+    fmt_value(ov, sizeof(ov), ours, unit);
+    if (base_name && isnan(c->base)) {
+        snprintf(bcol, sizeof(bcol), "- (%s)", base_name);
+    } else if (base_name) {
+        fmt_value(bv, sizeof(bv), c->base, unit);
+        snprintf(bcol, sizeof(bcol), "%s %s", bv, base_name);
+    } else {
+        snprintf(bcol, sizeof(bcol), "-");
+    }
+    if (isnan(c->ratio)) {
+        snprintf(rv, sizeof(rv), "-");
+    } else {
+        snprintf(rv, sizeof(rv), "%.2f", c->ratio);
+    }
+    printf("  %-40s %12s  %-30s %6s  %-15s %s%s%s\n", c->name, ov, bcol, rv,
+           c->target, c->status, c->note[0] ? "  " : "", c->note);
+}
+
+// ---- Printing helpers -------------------------------------------------------
+
+static bool
+glib_built(void)
+{
+#ifdef CT_HAVE_GLIB
+    return true;
+#else
+    return false;
+#endif
+}
+
+// Why a case does not run in this build, or NULL if it does.
+static const char *
+case_skip_reason(const bench_case *c)
+{
+    if ((c->flags & BENCH_GLIB) && !glib_built()) {
+        return "GLib not installed";
+    }
+    return NULL;
+}
+
+static bool
+case_selected(const bench_case *c)
+{
+    return opt.filter == NULL || strstr(c->name, opt.filter) != NULL;
+}
+
+static const char *
+role_name(bench_role r)
+{
+    switch (r) {
+    case BENCH_OURS:
+        return "ours";
+    case BENCH_BASELINE:
+        return "baseline";
+    case BENCH_FLOOR:
+        return "floor";
+    default:
+        return "overhead";
+    }
+}
+
+static void
+section_header(const char *title, const char *how)
+{
+    printf("\n== %s ==\n", title);
+    if (how != NULL && how[0] != '\0') {
+        printf("   %s\n", how);
+    }
+}
+
+static void
+fmt_spread(char *buf, size_t size, const result *r)
+{
+    double s = r_spread(r);
+    if (isnan(s)) {
+        snprintf(buf, size, "-");
+    } else {
+        snprintf(buf, size, "%.1f%%", s * 100);
+    }
+}
+
+// ---- Single-thread loop sections (uncontended, notify) --------------------
+
+typedef struct loop_job {
+    const bench_case *cases[64];
+    int ncases;
+    uint64_t n[64];
+    const char *section;
+} loop_job;
+
+static int64_t
+time_loop(void (*loop)(uint64_t), uint64_t n)
+{
+    int64_t t0 = bench_now_ns();
+    loop(n);
+    return bench_now_ns() - t0;
+}
+
+// Picks n so that one rep takes about opt.loop_s, within [1000, 50M].
+static uint64_t
+calibrate_loop(void (*loop)(uint64_t))
+{
+    const uint64_t cap = 50000000;
+    double target = opt.loop_s * 1e9;
+    uint64_t n = 1000;
+    for (;;) {
+        int64_t dt = time_loop(loop, n);
+        if (dt >= target / 5 || n >= cap) {
+            double want = dt > 0 ? (double)n * target / (double)dt : cap;
+            if (want > cap) {
+                want = cap;
+            }
+            if (want < 1000) {
+                want = 1000;
+            }
+            return (uint64_t)want;
+        }
+        n *= 4;
+    }
+}
+
+// The worker: calibrates every case, then runs the reps interleaved (rep 1
+// of every case, then rep 2...) so that a disturbance hits all cases alike.
+static void *
+loop_thread(void *arg)
+{
+    loop_job *job = arg;
+    for (int i = 0; i < job->ncases; i++) {
+        job->n[i] = calibrate_loop(job->cases[i]->loop);
+    }
+    for (int rep = 0; rep < opt.reps; rep++) {
+        for (int i = 0; i < job->ncases; i++) {
+            const bench_case *c = job->cases[i];
+            int64_t dt = time_loop(c->loop, job->n[i]);
+            result_push(
+                result_get(job->section, c->name, "same", 0, "ns", "ns"),
+                (double)dt / (double)job->n[i]);
+        }
+    }
+    return NULL;
+}
+
+// Runs a loop section on one worker thread pinned to the first CPU; the
+// main thread waits in pthread_join meanwhile (so the process has 2
+// threads, as in baselines.md: "1 worker thread + 1 idle thread").
+static void
+run_loop_section(const bench_case *table, const char *section)
+{
+    loop_job job;
+    memset(&job, 0, sizeof(job));
+    job.section = section;
+    for (const bench_case *c = table; c->name != NULL; c++) {
+        if (strcmp(c->section, section) == 0 && c->loop != NULL &&
+            case_selected(c) && job.ncases < 64) {
+            job.cases[job.ncases++] = c;
+        }
+    }
+    pthread_t t;
+    thread_start(&t, loop_thread, &job, 0);
+    thread_join(t);
+}
+
+static void
+print_loop_table(const bench_case *table, const char *section,
+                 const char *unit_label, const char *ref)
+{
+    double ref_ns = med_of(section, ref, "same", 0, "ns");
+    char refcol[40];
+    snprintf(refcol, sizeof(refcol), "vs %s", ref);
+    printf("  %-24s %-9s %9s %9s %9s %7s %20s  %s\n", "case", "role",
+           unit_label, "min", "max", "spread", refcol, "note");
+    for (const bench_case *c = table; c->name != NULL; c++) {
+        if (strcmp(c->section, section) != 0 || !case_selected(c)) {
+            continue;
+        }
+        const char *why = case_skip_reason(c);
+        const result *r = result_find(section, c->name, "same", 0, "ns");
+        if (why != NULL || r == NULL) {
+            printf("  %-24s %-9s %9s %9s %9s %7s %20s  %s\n", c->name,
+                   role_name(c->role), "-", "-", "-", "-", "-",
+                   why ? why : "not run");
+            continue;
+        }
+        char sp[16], ratio[24];
+        fmt_spread(sp, sizeof(sp), r);
+        double med = r_median(r);
+        if (isnan(ref_ns)) {
+            snprintf(ratio, sizeof(ratio), "-");
+        } else {
+            snprintf(ratio, sizeof(ratio), "%.2f", med / ref_ns);
+        }
+        printf("  %-24s %-9s %9.2f %9.2f %9.2f %7s %20s  %s\n", c->name,
+               role_name(c->role), med, r_min(r), r_max(r), sp, ratio,
+               c->note ? c->note : "");
+    }
+}
+
+static void
+section_uncontended(void)
+{
+    char how[256];
+    snprintf(how, sizeof(how),
+             "ns per acquire+release pair; 1 worker pinned to CPU %d, main "
+             "thread idle; median of %d reps of ~%.2f s; empty loop not "
+             "subtracted",
+             g_cpus[0], opt.reps, opt.loop_s);
+    section_header("1. Uncontended acquire+release pair", how);
+    run_loop_section(bench_lock_cases, BENCH_SEC_UNCONTENDED);
+    print_loop_table(bench_lock_cases, BENCH_SEC_UNCONTENDED, "ns/pair",
+                     "pthread_mutex");
+
+    const char *sec = BENCH_SEC_UNCONTENDED;
+    // The best plain (non-recursive, sleeping) mutex measured in this run.
+    const char *plain[] = {"pthread_mutex", "pthread_adaptive", "mtx_t"};
+    const char *best = NULL;
+    double best_ns = NAN;
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+        double v = med_of(sec, plain[i], "same", 0, "ns");
+        if (!isnan(v) && (best == NULL || v < best_ns)) {
+            best = plain[i];
+            best_ns = v;
+        }
+    }
+    print_cmp_header();
+    compare(sec, "ct_lock vs best plain mutex",
+            med_of(sec, "ct_lock", "same", 0, "ns"), "ns",
+            best ? best : "best mutex", best_ns, true, T_LE, 0.75, NULL);
+    compare(sec, "ct_rlock first vs GRecMutex",
+            med_of(sec, "ct_rlock_first", "same", 0, "ns"), "ns", "grecmutex",
+            med_of(sec, "grecmutex", "same", 0, "ns"), true, T_LE, 0.85,
+            glib_built() ? NULL : "GLib not installed");
+    compare(sec, "ct_rlock first vs pthread recursive",
+            med_of(sec, "ct_rlock_first", "same", 0, "ns"), "ns",
+            "pthread_recursive",
+            med_of(sec, "pthread_recursive", "same", 0, "ns"), true, T_NONE, 0,
+            NULL);
+    compare(sec, "ct_rlock nested (absolute)",
+            med_of(sec, "ct_rlock_nested", "same", 0, "ns"), "ns", NULL, NAN,
+            false, T_LE, 3.5, NULL);
+}
+
+static void
+section_notify(void)
+{
+    char how[256];
+    snprintf(how, sizeof(how),
+             "ns per operation with nobody waiting, single thread pinned to "
+             "CPU %d; median of %d reps of ~%.2f s",
+             g_cpus[0], opt.reps, opt.loop_s);
+    section_header("5. Notify / set with nobody waiting", how);
+    run_loop_section(bench_notify_cases, BENCH_SEC_NOTIFY);
+    print_loop_table(bench_notify_cases, BENCH_SEC_NOTIFY, "ns/op", "syscall");
+
+    const char *sec = BENCH_SEC_NOTIFY;
+    double sys = med_of(sec, "syscall", "same", 0, "ns");
+    static const struct {
+        const char *ours, *label, *base;
+    } rows[] = {
+        {"ct_event_set_clear", "ct_event set+clear (pair)", "futex_wake"},
+        {"ct_event_set_set", "ct_event set (already set)", "futex_wake"},
+        {"ct_cond_notify", "ct_condition_notify", "pthread_cond_signal"},
+        {"ct_cond_notify_all", "ct_condition_notify_all",
+         "pthread_cond_broadcast"},
+        {"ct_sem_release_acquire", "ct_semaphore release+acquire (pair)",
+         "sem_post_wait"},
+    };
+    print_cmp_header();
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        double v = med_of(sec, rows[i].ours, "same", 0, "ns");
+        // A system call costs at least `sys`: well below it, there is none.
+        const char *note = NULL;
+        if (!isnan(v) && !isnan(sys)) {
+            note = v < sys / 2 ? "(no syscall: < 1/2 of one)"
+                               : "(may make a syscall)";
+        }
+        compare(sec, rows[i].label, v, "ns", rows[i].base,
+                med_of(sec, rows[i].base, "same", 0, "ns"), false, T_LE, 20,
+                note);
+    }
+}
+
+// ---- Instruction counts (valgrind) ----------------------------------------
+
+// The cases bench/instr.sh and the instr section count by default.
+static const char *const instr_cases[] = {
+    "ct_lock",          "ct_rlock_first",
+    "ct_rlock_nested",  "pthread_mutex",
+    "pthread_adaptive", "mtx_t",
+    "gmutex",           "pthread_recursive",
+    "grecmutex",        "ct_event_set_clear",
+    "ct_cond_notify",   "ct_sem_release_acquire",
+    "empty_loop",
+};
+
+static const bench_case *
+find_loop_case(const char *name)
+{
+    const bench_case *tables[] = {bench_lock_cases, bench_notify_cases};
+    for (size_t t = 0; t < 2; t++) {
+        for (const bench_case *c = tables[t]; c->name != NULL; c++) {
+            if (c->loop != NULL && strcmp(c->name, name) == 0) {
+                return c;
+            }
+        }
+    }
+    return NULL;
+}
+
+typedef struct instr_job {
+    const bench_case *c;
+    uint64_t n;
+} instr_job;
+
+static void *
+instr_thread(void *arg)
+{
+    instr_job *job = arg;
+    job->c->loop(job->n);
+    return NULL;
+}
+
+// --instr CASE N: runs the loop N times on a worker thread, quietly, for
+// valgrind to count. Exit status 2: no such case in this build.
+static int
+instr_mode(const char *name, const char *count)
+{
+    const bench_case *c = find_loop_case(name);
+    if (c == NULL) {
+        fprintf(stderr, "ct_bench: no loop case '%s' in this build\n", name);
+        return 2;
+    }
+    instr_job job = {c, strtoull(count, NULL, 10)};
+    pthread_t t;
+    thread_start(&t, instr_thread, &job, -1);
+    thread_join(t);
+    return 0;
+}
+
+static bool
+have_valgrind(void)
+{
+    return system("valgrind --version >/dev/null 2>&1") == 0;
+}
+
+// Runs `ct_bench --instr CASE n` under callgrind; returns the instructions
+// it collected, or -1.
+static double
+callgrind_ir(const char *exe, const char *name, uint64_t n)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "valgrind --tool=callgrind --callgrind-out-file=/dev/null '%s' "
+             "--instr %s %llu 2>&1",
+             exe, name, (unsigned long long)n);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return -1;
+    }
+    char line[512];
+    double ir = -1;
+    while (fgets(line, sizeof(line), p) != NULL) {
+        char *s = strstr(line, "Collected :");
+        if (s != NULL) {
+            ir = strtod(s + strlen("Collected :"), NULL);
+        }
+    }
+    if (pclose(p) != 0) {
+        return -1;
+    }
+    return ir;
+}
+
+static void
+section_instr(void)
+{
+    const uint64_t n1 = 100000, n2 = 200000;
+    char how[256];
+    snprintf(how, sizeof(how),
+             "instructions per operation = (Ir(N2) - Ir(N1)) / (N2 - N1), "
+             "N1 = %llu, N2 = %llu, valgrind --tool=callgrind; exact, no reps",
+             (unsigned long long)n1, (unsigned long long)n2);
+    section_header("2. Instructions per pair (valgrind)", how);
+    if (!have_valgrind()) {
+        printf("   skipped: valgrind not installed\n");
+        return;
+    }
+    char exe[1024];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len <= 0) {
+        printf("   skipped: cannot find /proc/self/exe\n");
+        return;
+    }
+    exe[len] = '\0';
+    const char *sec = "instr";
+    const size_t ncases = sizeof(instr_cases) / sizeof(instr_cases[0]);
+    const char *status[sizeof(instr_cases) / sizeof(instr_cases[0])];
+    // Count everything first, so that the ratio column has its reference.
+    for (size_t i = 0; i < ncases; i++) {
+        const char *name = instr_cases[i];
+        const bench_case *c = find_loop_case(name);
+        status[i] = NULL;
+        if (c == NULL || (opt.filter && !strstr(name, opt.filter))) {
+            status[i] = "";
+            continue;
+        }
+        if (case_skip_reason(c) != NULL) {
+            status[i] = case_skip_reason(c);
+            continue;
+        }
+        double a = callgrind_ir(exe, name, n1);
+        double b = callgrind_ir(exe, name, n2);
+        if (a < 0 || b < 0) {
+            status[i] = "valgrind failed";
+            continue;
+        }
+        result_push(result_get(sec, c->name, "-", 0, "instr", "instr"),
+                    (b - a) / (double)(n2 - n1));
+    }
+    double ref = med_of(sec, "pthread_mutex", "-", 0, "instr");
+    printf("  %-24s %12s %18s\n", "case", "instr/op", "vs pthread_mutex");
+    for (size_t i = 0; i < ncases; i++) {
+        if (status[i] != NULL) {
+            if (status[i][0] != '\0') {
+                printf("  %-24s %12s %18s  %s\n", instr_cases[i], "-", "-",
+                       status[i]);
+            }
+            continue;
+        }
+        double per = med_of(sec, instr_cases[i], "-", 0, "instr");
+        char ratio[16];
+        if (isnan(ref)) {
+            snprintf(ratio, sizeof(ratio), "-");
+        } else {
+            snprintf(ratio, sizeof(ratio), "%.2f", per / ref);
+        }
+        printf("  %-24s %12.2f %18s\n", instr_cases[i], per, ratio);
+    }
+    print_cmp_header();
+    compare(sec, "ct_lock pair (absolute)",
+            med_of(sec, "ct_lock", "-", 0, "instr"), "instr", "pthread_mutex",
+            med_of(sec, "pthread_mutex", "-", 0, "instr"), false, T_LE, 12,
+            NULL);
+    compare(sec, "ct_rlock first",
+            med_of(sec, "ct_rlock_first", "-", 0, "instr"), "instr",
+            "grecmutex", med_of(sec, "grecmutex", "-", 0, "instr"), false,
+            T_NONE, 0, NULL);
+    compare(sec, "ct_rlock nested",
+            med_of(sec, "ct_rlock_nested", "-", 0, "instr"), "instr",
+            "pthread_recursive",
+            med_of(sec, "pthread_recursive", "-", 0, "instr"), false, T_NONE, 0,
+            NULL);
+}
+
+// ---- Contended ------------------------------------------------------------
+
+typedef struct con_thread {
+    bench_arena *arena;
+    const bench_case *c;
+    bench_worker w;
+    bool timed;
+    pthread_barrier_t *start;
+    long vcsw, ivcsw; // context switches during the run (voluntary, not)
+} con_thread;
+
+static void *
+con_main(void *arg)
+{
+    con_thread *t = arg;
+    struct rusage r0, r1;
+    pthread_barrier_wait(t->start);
+    // Read outside the loop: costs the loop nothing.
+    getrusage(RUSAGE_THREAD, &r0);
+    if (t->timed) {
+        t->c->timed(t->arena, &t->w);
+    } else {
+        t->c->worker(t->arena, &t->w);
+    }
+    getrusage(RUSAGE_THREAD, &r1);
+    t->vcsw = r1.ru_nvcsw - r0.ru_nvcsw;
+    t->ivcsw = r1.ru_nivcsw - r0.ru_nivcsw;
+    return NULL;
+}
+
+typedef struct con_rep {
+    double mops, fairness, run_len, max_wait_us;
+    double n_long, n_long2; // waits over 1 ms and over 2 ms (timed reps)
+    double csw_per_kop;     // context switches (all threads) per 1000 ops
+} con_rep;
+
+// TSC ticks per millisecond, measured once against CLOCK_MONOTONIC over
+// 20 ms (1e6 where bench_ticks() is the monotonic clock itself).
+static uint64_t
+ticks_per_ms(void)
+{
+    static uint64_t cached;
+    if (cached == 0) {
+        uint64_t k0 = bench_ticks();
+        int64_t t0 = bench_now_ns();
+        sleep_ns(20000000);
+        uint64_t k1 = bench_ticks();
+        int64_t t1 = bench_now_ns();
+        cached = (uint64_t)((double)(k1 - k0) * 1e6 / (double)(t1 - t0));
+        cached = cached ? cached : 1;
+    }
+    return cached;
+}
+
+// One rep: nthreads workers run for opt.contended_s. Throughput counts the
+// operations done between the start barrier and the stop flag; the max
+// wait (timed reps only) converts TSC ticks to ns with the rep's own
+// TSC/monotonic ratio.
+static con_rep
+contended_rep(const bench_case *c, int nthreads, pin_mode mode, bool timed)
+{
+    bench_arena *a = aligned_alloc(64, sizeof(bench_arena));
+    if (a == NULL) {
+        bench_fail("aligned_alloc", -ENOMEM);
+    }
+    memset(a, 0, sizeof(*a));
+    atomic_init(&a->stop, 0);
+    c->init(a);
+    pthread_barrier_t start;
+    BENCH_CHECK(pthread_barrier_init(&start, NULL, (unsigned)nthreads + 1));
+    con_thread th[16];
+    pthread_t tid[16];
+    for (int i = 0; i < nthreads; i++) {
+        th[i] =
+            (con_thread){.arena = a, .c = c, .timed = timed, .start = &start};
+        th[i].w.id = i;
+        th[i].w.long_ticks = ticks_per_ms();
+        thread_start(&tid[i], con_main, &th[i], pin_index(mode, i));
+    }
+    pthread_barrier_wait(&start);
+    uint64_t k0 = bench_ticks();
+    int64_t t0 = bench_now_ns();
+    sleep_ns((int64_t)(opt.contended_s * 1e9));
+    atomic_store(&a->stop, 1);
+    int64_t t1 = bench_now_ns();
+    uint64_t k1 = bench_ticks();
+    for (int i = 0; i < nthreads; i++) {
+        thread_join(tid[i]);
+    }
+    c->fini(a);
+    BENCH_CHECK(pthread_barrier_destroy(&start));
+
+    con_rep r = {0, 0, NAN, NAN, 0, 0, 0};
+    long csw = 0;
+    uint64_t total = a->shared, sum = 0, lo = UINT64_MAX, hi = 0, maxw = 0;
+    for (int i = 0; i < nthreads; i++) {
+        uint64_t ops = th[i].w.ops;
+        sum += ops;
+        lo = ops < lo ? ops : lo;
+        hi = ops > hi ? ops : hi;
+        maxw = th[i].w.max_wait > maxw ? th[i].w.max_wait : maxw;
+        csw += th[i].vcsw + th[i].ivcsw;
+        r.n_long += (double)th[i].w.n_long;
+        r.n_long2 += (double)th[i].w.n_long2;
+    }
+    if (sum != total) {
+        // A lock that lets two threads in at once loses increments.
+        fprintf(stderr,
+                "ct_bench: %s: %llu increments but %llu acquisitions "
+                "(mutual exclusion broken)\n",
+                c->name, (unsigned long long)total, (unsigned long long)sum);
+        exit(1);
+    }
+    r.mops = (double)total / (double)(t1 - t0) * 1e3;
+    r.fairness = hi ? (double)lo / (double)hi : 0;
+    r.csw_per_kop = total ? (double)csw * 1000 / (double)total : NAN;
+    if (a->switches > 0) {
+        r.run_len = (double)total / (double)a->switches;
+    }
+    if (timed && k1 > k0) {
+        double ns_per_tick = (double)(t1 - t0) / (double)(k1 - k0);
+        r.max_wait_us = (double)maxw * ns_per_tick / 1e3;
+    }
+    free(a);
+    return r;
+}
+
+static void
+contended_config(int nthreads, pin_mode mode)
+{
+    const char *sec = BENCH_SEC_CONTENDED;
+    const char *pm = pin_names[mode];
+    const bench_case *cases[32];
+    int n = 0;
+    for (const bench_case *c = bench_lock_cases; c->name != NULL; c++) {
+        if (strcmp(c->section, sec) == 0 && case_selected(c) && n < 32) {
+            cases[n++] = c;
+        }
+    }
+    for (int rep = 0; rep < opt.reps; rep++) {
+        for (int i = 0; i < n; i++) {
+            if (case_skip_reason(cases[i]) != NULL) {
+                continue;
+            }
+            con_rep r = contended_rep(cases[i], nthreads, mode, false);
+            const char *nm = cases[i]->name;
+            result_push(result_get(sec, nm, pm, nthreads, "mops", "Mops/s"),
+                        r.mops);
+            result_push(result_get(sec, nm, pm, nthreads, "fairness", ""),
+                        r.fairness);
+            result_push(
+                result_get(sec, nm, pm, nthreads, "csw_per_kop", "csw/kop"),
+                r.csw_per_kop);
+            if (!isnan(r.run_len)) {
+                result_push(result_get(sec, nm, pm, nthreads, "run_len", ""),
+                            r.run_len);
+            }
+        }
+    }
+    // The longest-wait reps: one per case, after the throughput reps.
+    for (int i = 0; i < n; i++) {
+        if (case_skip_reason(cases[i]) != NULL || cases[i]->timed == NULL) {
+            continue;
+        }
+        con_rep r = contended_rep(cases[i], nthreads, mode, true);
+        result_push(
+            result_get(sec, cases[i]->name, pm, nthreads, "max_wait_us", "us"),
+            r.max_wait_us);
+        result_push(result_get(sec, cases[i]->name, pm, nthreads, "mops_timed",
+                               "Mops/s"),
+                    r.mops);
+        result_push(
+            result_get(sec, cases[i]->name, pm, nthreads, "waits_over_1ms", ""),
+            r.n_long);
+        result_push(
+            result_get(sec, cases[i]->name, pm, nthreads, "waits_over_2ms", ""),
+            r.n_long2);
+    }
+
+    // The best plain mutex of this configuration, by median throughput.
+    const char *mutexes[] = {"pthread_mutex", "pthread_adaptive", "mtx_t",
+                             "gmutex"};
+    const char *best = NULL;
+    double best_mops = NAN;
+    for (size_t i = 0; i < sizeof(mutexes) / sizeof(mutexes[0]); i++) {
+        double v = med_of(sec, mutexes[i], pm, nthreads, "mops");
+        if (!isnan(v) && (best == NULL || v > best_mops)) {
+            best = mutexes[i];
+            best_mops = v;
+        }
+    }
+
+    printf("\n  %d threads, %s%s%s:\n", nthreads,
+           mode == PIN_NONE ? "" : "pinned ", pm,
+           mode == PIN_DIFF && g_ncpu == 1 ? " (1 CPU: all on CPU 0)" : "");
+    printf("  %-17s %-8s %8s %7s %17s %8s %8s %12s %10s %7s\n", "case", "role",
+           "Mops/s", "spread", "fairness med(min)", "run_len", "csw/kop",
+           "longest wait", ">1ms/>2ms", "vs best");
+    for (int i = 0; i < n; i++) {
+        const bench_case *c = cases[i];
+        const char *why = case_skip_reason(c);
+        if (why != NULL) {
+            printf("  %-17s %-8s %8s  %s\n", c->name, role_name(c->role), "-",
+                   why);
+            continue;
+        }
+        const result *m = result_find(sec, c->name, pm, nthreads, "mops");
+        const result *f = result_find(sec, c->name, pm, nthreads, "fairness");
+        const result *rl = result_find(sec, c->name, pm, nthreads, "run_len");
+        const result *w =
+            result_find(sec, c->name, pm, nthreads, "max_wait_us");
+        const result *l1 =
+            result_find(sec, c->name, pm, nthreads, "waits_over_1ms");
+        const result *l2 =
+            result_find(sec, c->name, pm, nthreads, "waits_over_2ms");
+        const result *cs =
+            result_find(sec, c->name, pm, nthreads, "csw_per_kop");
+        char sp[16], fair[32], runlen[24], wait[24], vs[16], longs[32];
+        fmt_spread(sp, sizeof(sp), m);
+        snprintf(fair, sizeof(fair), "%.2f (%.2f)", r_median(f), r_min(f));
+        if (rl) {
+            snprintf(runlen, sizeof(runlen), "%.1f", r_median(rl));
+        } else {
+            snprintf(runlen, sizeof(runlen), "-");
+        }
+        if (w) {
+            snprintf(wait, sizeof(wait), "%.0f us", r_max(w));
+            snprintf(longs, sizeof(longs), "%.0f/%.0f", r_max(l1), r_max(l2));
+        } else {
+            snprintf(wait, sizeof(wait), "-");
+            snprintf(longs, sizeof(longs), "-");
+        }
+        if (isnan(best_mops)) {
+            snprintf(vs, sizeof(vs), "-");
+        } else {
+            snprintf(vs, sizeof(vs), "%.2f", r_median(m) / best_mops);
+        }
+        printf("  %-17s %-8s %8.2f %7s %17s %8s %8.2f %12s %10s %7s\n", c->name,
+               role_name(c->role), r_median(m), sp, fair, runlen, r_median(cs),
+               wait, longs, vs);
+    }
+    if (mode != PIN_DIFF) {
+        return; // goals use the pinned numbers only
+    }
+    char label[64];
+    print_cmp_header();
+    snprintf(label, sizeof(label), "ct_lock %d thr vs best mutex", nthreads);
+    compare(sec, label, med_of(sec, "ct_lock", pm, nthreads, "mops"), "Mops/s",
+            best ? best : "best mutex", best_mops, true, T_GE,
+            nthreads <= 2 ? 1.5 : 1.2, NULL);
+    if (nthreads <= 2) {
+        snprintf(label, sizeof(label), "ct_lock %d thr fairness (median)",
+                 nthreads);
+        compare(sec, label, med_of(sec, "ct_lock", pm, nthreads, "fairness"),
+                "", best ? best : "best mutex",
+                med_of(sec, best ? best : "", pm, nthreads, "fairness"), false,
+                T_GE, 0.5, NULL);
+    }
+    snprintf(label, sizeof(label), "ct_lock %d thr longest wait", nthreads);
+    compare(
+        sec, label,
+        r_max(result_find(sec, "ct_lock", pm, nthreads, "max_wait_us")), "us",
+        "pthread_mutex",
+        r_max(result_find(sec, "pthread_mutex", pm, nthreads, "max_wait_us")),
+        false, T_LE, 2000, NULL);
+}
+
+static void
+section_contended(void)
+{
+    char how[320];
+    snprintf(how, sizeof(how),
+             "acquire; shared++; release in a loop; %.2f s per rep, median of "
+             "%d reps; fairness = min/max of per-thread ops (median (min) "
+             "over reps); run_len = ops / owner switches; longest wait = the "
+             "longest single acquire, from 1 extra rep that reads the TSC "
+             "around every acquire",
+             opt.contended_s, opt.reps);
+    section_header("3. Contended acquire; shared++; release", how);
+    int threads[] = {2, 4};
+    size_t nthr = 2;
+    if (opt.threads != 0) {
+        threads[0] = opt.threads;
+        nthr = 1;
+    }
+    for (size_t i = 0; i < nthr; i++) {
+        contended_config(threads[i], PIN_DIFF);
+    }
+    if (opt.contended_unpinned) {
+        for (size_t i = 0; i < nthr; i++) {
+            contended_config(threads[i], PIN_NONE);
+        }
+    }
+}
+
+// ---- Wake-ups: ping-pong and burn ---------------------------------------
+
+typedef struct pp_thread {
+    const bench_case *c;
+    void *st;
+    int side;
+    uint64_t n;
+    pthread_barrier_t *start;
+    int64_t elapsed;
+} pp_thread;
+
+static void *
+pp_main(void *arg)
+{
+    pp_thread *t = arg;
+    pthread_barrier_wait(t->start);
+    int64_t t0 = bench_now_ns();
+    t->c->side(t->st, t->side, t->n);
+    t->elapsed = bench_now_ns() - t0;
+    return NULL;
+}
+
+// Runs n round trips; returns ns per round trip as side 0 saw it.
+static double
+pingpong_rep(const bench_case *c, pin_mode mode, uint64_t n)
+{
+    void *st = c->open();
+    pthread_barrier_t start;
+    BENCH_CHECK(pthread_barrier_init(&start, NULL, 2));
+    pp_thread th[2];
+    pthread_t tid[2];
+    for (int i = 0; i < 2; i++) {
+        th[i] = (pp_thread){c, st, i, n, &start, 0};
+        thread_start(&tid[i], pp_main, &th[i], pin_index(mode, i));
+    }
+    thread_join(tid[0]);
+    thread_join(tid[1]);
+    BENCH_CHECK(pthread_barrier_destroy(&start));
+    c->close(st);
+    return (double)th[0].elapsed / (double)n;
+}
+
+static uint64_t
+calibrate_pingpong(const bench_case *c, pin_mode mode)
+{
+    double target = opt.pingpong_s * 1e9;
+    uint64_t n = 32;
+    for (;;) {
+        double per = pingpong_rep(c, mode, n);
+        double dt = per * (double)n;
+        if (dt >= target / 10 || n >= 1000000) {
+            double want = per > 0 ? target / per : 1000000;
+            want = want < 32 ? 32 : want > 2000000 ? 2000000 : want;
+            return (uint64_t)want;
+        }
+        n *= 8;
+    }
+}
+
+static bool
+pingpong_runs(const bench_case *c, pin_mode mode)
+{
+    if (case_skip_reason(c) != NULL) {
+        return false;
+    }
+    if (mode == PIN_DIFF && g_ncpu < 2) {
+        return false;
+    }
+    return !(c->flags & BENCH_DIFF_ONLY) || mode == PIN_DIFF;
+}
+
+static void
+section_pingpong(void)
+{
+    const char *sec = BENCH_SEC_PINGPONG;
+    const bench_case *cases[32];
+    int n = 0;
+    for (const bench_case *c = bench_wake_cases; c->name != NULL; c++) {
+        if (strcmp(c->section, sec) == 0 && case_selected(c) && n < 32) {
+            cases[n++] = c;
+        }
+    }
+    char how[320];
+    snprintf(how, sizeof(how),
+             "ns per round trip (2 wake-ups) between 2 threads; same = both "
+             "on CPU %d, diff = CPUs %d and %d, unpinned; ~%.2f s per rep, "
+             "median of %d reps",
+             g_cpus[0], g_cpus[0], g_cpus[g_ncpu > 1 ? 1 : 0], opt.pingpong_s,
+             opt.reps);
+    section_header("4a. Wake-up round trip (ping-pong)", how);
+    if (g_ncpu < 2) {
+        printf("   only 1 CPU available: the different-CPU rows are "
+               "skipped\n");
+    }
+    pin_mode modes[] = {PIN_SAME, PIN_DIFF, PIN_NONE};
+    for (int m = 0; m < 3; m++) {
+        uint64_t iters[32];
+        for (int i = 0; i < n; i++) {
+            iters[i] = pingpong_runs(cases[i], modes[m])
+                           ? calibrate_pingpong(cases[i], modes[m])
+                           : 0;
+        }
+        for (int rep = 0; rep < opt.reps; rep++) {
+            for (int i = 0; i < n; i++) {
+                if (iters[i] == 0) {
+                    continue;
+                }
+                double v = pingpong_rep(cases[i], modes[m], iters[i]);
+                result_push(result_get(sec, cases[i]->name, pin_names[modes[m]],
+                                       0, "ns", "ns"),
+                            v);
+            }
+        }
+    }
+    printf("  %-14s %-9s %12s %7s %12s %7s %12s %7s  %s\n", "case", "role",
+           "same CPU", "spread", "diff CPUs", "spread", "unpinned", "spread",
+           "note");
+    for (int i = 0; i < n; i++) {
+        const bench_case *c = cases[i];
+        char cols[3][2][24];
+        for (int m = 0; m < 3; m++) {
+            const result *r =
+                result_find(sec, c->name, pin_names[modes[m]], 0, "ns");
+            if (r == NULL) {
+                snprintf(cols[m][0], 24, "-");
+                snprintf(cols[m][1], 24, "-");
+            } else {
+                snprintf(cols[m][0], 24, "%.0f", r_median(r));
+                fmt_spread(cols[m][1], 24, r);
+            }
+        }
+        const char *why = case_skip_reason(c);
+        printf("  %-14s %-9s %12s %7s %12s %7s %12s %7s  %s\n", c->name,
+               role_name(c->role), cols[0][0], cols[0][1], cols[1][0],
+               cols[1][1], cols[2][0], cols[2][1],
+               why ? why : (c->note ? c->note : ""));
+    }
+    print_cmp_header();
+    const char *ours[] = {"ct_event", "ct_condition", "ct_semaphore"};
+    for (size_t i = 0; i < 3; i++) {
+        char label[64];
+        snprintf(label, sizeof(label), "%s same CPU vs sem_t", ours[i]);
+        compare(sec, label, med_of(sec, ours[i], "same", 0, "ns"), "ns",
+                "sem_t", med_of(sec, "sem_t", "same", 0, "ns"), true, T_LE, 1.1,
+                NULL);
+    }
+    for (size_t i = 0; i < 3; i++) {
+        char label[64];
+        snprintf(label, sizeof(label), "%s diff CPUs vs pthread_cond", ours[i]);
+        compare(sec, label, med_of(sec, ours[i], "diff", 0, "ns"), "ns",
+                "pthread_cond", med_of(sec, "pthread_cond", "diff", 0, "ns"),
+                true, T_LE, 0.1, g_ncpu < 2 ? "only 1 CPU" : NULL);
+    }
+}
+
+typedef struct burn_thread {
+    const bench_case *c;
+    void *st;
+    pthread_barrier_t *start;
+    int64_t cpu_ns, wall_ns;
+} burn_thread;
+
+static void *
+burn_waiter(void *arg)
+{
+    burn_thread *t = arg;
+    pthread_barrier_wait(t->start);
+    int64_t c0 = thread_cpu_ns(), w0 = bench_now_ns();
+    t->c->wait(t->st);
+    t->cpu_ns = thread_cpu_ns() - c0;
+    t->wall_ns = bench_now_ns() - w0;
+    return NULL;
+}
+
+static void *
+burn_waker(void *arg)
+{
+    burn_thread *t = arg;
+    pthread_barrier_wait(t->start);
+    sleep_ns(opt.burn_ns);
+    t->c->wake(t->st);
+    return NULL;
+}
+
+static void
+section_burn(void)
+{
+    const char *sec = BENCH_SEC_BURN;
+    pin_mode mode = g_ncpu > 1 ? PIN_DIFF : PIN_SAME;
+    char how[320];
+    snprintf(how, sizeof(how),
+             "CPU time the waiting thread uses for one wait that lasts %.0f "
+             "ms (CLOCK_THREAD_CPUTIME_ID around the call, in the waiter; "
+             "includes the wake-up); waiter and waker pinned %s; median of %d "
+             "reps",
+             (double)opt.burn_ns / 1e6, pin_names[mode], opt.reps);
+    section_header("4b. CPU burnt by a waiter before it sleeps", how);
+    const bench_case *cases[32];
+    int n = 0;
+    for (const bench_case *c = bench_wake_cases; c->name != NULL; c++) {
+        if (strcmp(c->section, sec) == 0 && case_selected(c) && n < 32) {
+            cases[n++] = c;
+        }
+    }
+    for (int rep = 0; rep < opt.reps; rep++) {
+        for (int i = 0; i < n; i++) {
+            const bench_case *c = cases[i];
+            if (case_skip_reason(c) != NULL) {
+                continue;
+            }
+            pthread_barrier_t start;
+            BENCH_CHECK(pthread_barrier_init(&start, NULL, 2));
+            burn_thread t = {c, c->open(), &start, 0, 0};
+            pthread_t w, k;
+            thread_start(&w, burn_waiter, &t, pin_index(mode, 0));
+            thread_start(&k, burn_waker, &t, pin_index(mode, 1));
+            thread_join(w);
+            thread_join(k);
+            BENCH_CHECK(pthread_barrier_destroy(&start));
+            c->close(t.st);
+            result_push(
+                result_get(sec, c->name, pin_names[mode], 0, "cpu_us", "us"),
+                (double)t.cpu_ns / 1e3);
+            result_push(
+                result_get(sec, c->name, pin_names[mode], 0, "wall_ms", "ms"),
+                (double)t.wall_ns / 1e6);
+        }
+    }
+    printf("  %-14s %-9s %12s %9s %9s %9s  %s\n", "case", "role", "CPU us/wait",
+           "min", "max", "wall ms", "note");
+    for (int i = 0; i < n; i++) {
+        const bench_case *c = cases[i];
+        const result *r =
+            result_find(sec, c->name, pin_names[mode], 0, "cpu_us");
+        const result *w =
+            result_find(sec, c->name, pin_names[mode], 0, "wall_ms");
+        if (r == NULL) {
+            printf("  %-14s %-9s %12s  %s\n", c->name, role_name(c->role), "-",
+                   case_skip_reason(c) ? case_skip_reason(c) : "not run");
+            continue;
+        }
+        printf("  %-14s %-9s %12.1f %9.1f %9.1f %9.1f  %s\n", c->name,
+               role_name(c->role), r_median(r), r_min(r), r_max(r), r_median(w),
+               c->note ? c->note : "");
+    }
+    print_cmp_header();
+    const char *ours[] = {"ct_event", "ct_condition", "ct_semaphore",
+                          "ct_lock"};
+    const char *base[] = {"sem_t", "pthread_cond", "sem_t", "futex"};
+    const char *pm = pin_names[mode];
+    for (size_t i = 0; i < 4; i++) {
+        char label[64];
+        snprintf(label, sizeof(label), "%s CPU per wait", ours[i]);
+        compare(sec, label, med_of(sec, ours[i], pm, 0, "cpu_us"), "us",
+                base[i], med_of(sec, base[i], pm, 0, "cpu_us"), false, T_LE, 20,
+                NULL);
+    }
+    // What the goal means by "burns before it sleeps": the CPU above what a
+    // bare FUTEX_WAIT and its wake-up cost the same thread in this run.
+    double floor_us = med_of(sec, "futex", pm, 0, "cpu_us");
+    for (size_t i = 0; i < 4; i++) {
+        char label[64];
+        snprintf(label, sizeof(label), "%s net of FUTEX_WAIT floor", ours[i]);
+        compare(sec, label, med_of(sec, ours[i], pm, 0, "cpu_us") - floor_us,
+                "us", NULL, NAN, false, T_LE, 10,
+                isnan(floor_us) ? "futex floor not run" : NULL);
+    }
+}
+
+// ---- Sizes ----------------------------------------------------------------
+
+static size_t
+size_of(const char *name)
+{
+    for (const bench_size *s = bench_sizes; s->name != NULL; s++) {
+        if (strcmp(s->name, name) == 0) {
+            return s->size;
+        }
+    }
+    return 0;
+}
+
+static void
+section_sizes(void)
+{
+    section_header("6. Sizes (bytes)", "sizeof, this build");
+    const char *sec = "sizes";
+    for (const bench_size *s = bench_sizes; s->name != NULL; s++) {
+        printf("  %-18s %-9s %5zu\n", s->name, role_name(s->role), s->size);
+        result_push(result_get(sec, s->name, "-", 0, "bytes", "B"),
+                    (double)s->size);
+    }
+    static const struct {
+        const char *ours, *base;
+        double limit;
+    } rows[] = {
+        {"ct_lock", "pthread_mutex_t", 4},
+        {"ct_event", "mutex+cond+flag", 8},
+        {"ct_condition", "pthread_cond_t", 16},
+        {"ct_rlock", "pthread_mutex_t", 0},
+        {"ct_rlock", "GRecMutex", 0},
+        {"ct_semaphore", "sem_t", 0},
+        {"ct_barrier", "pthread_barrier_t", 0},
+        {"ct_lock", "GMutex", 0},
+        {"ct_condition", "GCond", 0},
+    };
+    print_cmp_header();
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        size_t b = size_of(rows[i].base);
+        if (b == 0 && !glib_built()) {
+            continue; // a GLib type in a build without GLib
+        }
+        char label[64];
+        snprintf(label, sizeof(label), "sizeof %s", rows[i].ours);
+        compare(sec, label, (double)size_of(rows[i].ours), "B", rows[i].base,
+                (double)b, false, rows[i].limit > 0 ? T_LE : T_NONE,
+                rows[i].limit, NULL);
+    }
+}
+
+// ---- Machine info and JSON --------------------------------------------------
+
+typedef struct machine {
+    char model[128];
+    char kernel[256];
+    char glibc[32];
+    char glib[32];
+    char date[64];
+    char loadavg[64];
+    long online;
+} machine;
+
+static machine g_machine;
+
+static void
+read_first_line(const char *path, const char *prefix, char *out, size_t size)
+{
+    FILE *f = fopen(path, "r");
+    snprintf(out, size, "unknown");
+    if (f == NULL) {
+        return;
+    }
+    char line[512];
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (prefix == NULL || strncmp(line, prefix, strlen(prefix)) == 0) {
+            char *s = line;
+            if (prefix != NULL) {
+                s = strchr(line, ':');
+                s = s ? s + 1 : line;
+                while (*s == ' ' || *s == '\t') {
+                    s++;
+                }
+            }
+            size_t n = strcspn(s, "\n");
+            n = n < size ? n : size - 1;
+            memcpy(out, s, n);
+            out[n] = '\0';
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void
+machine_init(void)
+{
+    machine *m = &g_machine;
+    m->online = sysconf(_SC_NPROCESSORS_ONLN);
+    read_first_line("/proc/cpuinfo", "model name", m->model, sizeof(m->model));
+    read_first_line("/proc/loadavg", NULL, m->loadavg, sizeof(m->loadavg));
+    struct utsname u;
+    if (uname(&u) == 0) {
+        snprintf(m->kernel, sizeof(m->kernel), "%s %s %s", u.sysname, u.release,
+                 u.machine);
+    }
+#ifdef __GLIBC__
+    snprintf(m->glibc, sizeof(m->glibc), "%s", gnu_get_libc_version());
+#else
+    snprintf(m->glibc, sizeof(m->glibc), "not glibc");
+#endif
+#ifdef CT_HAVE_GLIB
+    snprintf(m->glib, sizeof(m->glib), "%u.%u.%u", glib_major_version,
+             glib_minor_version, glib_micro_version);
+#else
+    snprintf(m->glib, sizeof(m->glib), "not installed");
+#endif
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(m->date, sizeof(m->date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void
+print_machine(void)
+{
+    machine *m = &g_machine;
+    printf("ct_bench: cthreading %s (header %s)\n", ct_version(),
+           CT_VERSION_STRING);
+    printf("machine:  %d usable CPUs (%ld online), %s\n", g_ncpu, m->online,
+           m->model);
+    printf("system:   %s, glibc %s, GLib %s, compiler %s\n", m->kernel,
+           m->glibc, m->glib,
+#ifdef __VERSION__
+           __VERSION__
+#else
+           "unknown"
+#endif
+    );
+    printf("run:      %s, load average %s, %d rep%s%s\n", m->date, m->loadavg,
+           opt.reps, opt.reps == 1 ? "" : "s", opt.quick ? ", --quick" : "");
+    printf("reading:  medians; spread = (max-min)/median; ratio = ours / "
+           "baseline (lower is better for ns, higher for Mops/s)\n");
+}
+
+static void
+json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') {
+            fputc('\\', f);
+            fputc(*s, f);
+        } else if ((unsigned char)*s < 0x20) {
+            fprintf(f, "\\u%04x", *s);
+        } else {
+            fputc(*s, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static void
+json_num(FILE *f, double v)
+{
+    if (isnan(v) || isinf(v)) {
+        fputs("null", f);
+    } else {
+        fprintf(f, "%.6g", v);
+    }
+}
+
+static void
+write_json(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "ct_bench: cannot write %s: %s\n", path,
+                strerror(errno));
+        return;
+    }
+    machine *m = &g_machine;
+    fprintf(f,
+            "{\n  \"machine\": {\"usable_cpus\": %d, \"online_cpus\": %ld, "
+            "\"model\": ",
+            g_ncpu, m->online);
+    json_str(f, m->model);
+    fputs(", \"kernel\": ", f);
+    json_str(f, m->kernel);
+    fputs(", \"glibc\": ", f);
+    json_str(f, m->glibc);
+    fputs(", \"glib\": ", f);
+    json_str(f, m->glib);
+    fputs(", \"cthreading\": ", f);
+    json_str(f, ct_version());
+    fputs(", \"date\": ", f);
+    json_str(f, m->date);
+    fputs(", \"loadavg\": ", f);
+    json_str(f, m->loadavg);
+    fprintf(f,
+            "},\n  \"settings\": {\"reps\": %d, \"quick\": %s, "
+            "\"loop_s\": %g, \"contended_s\": %g, \"pingpong_s\": %g, "
+            "\"burn_ms\": %g},\n",
+            opt.reps, opt.quick ? "true" : "false", opt.loop_s, opt.contended_s,
+            opt.pingpong_s, (double)opt.burn_ns / 1e6);
+    fputs("  \"results\": [\n", f);
+    for (size_t i = 0; i < g_nresults; i++) {
+        const result *r = &g_results[i];
+        fputs("    {\"section\": ", f);
+        json_str(f, r->section);
+        fputs(", \"case\": ", f);
+        json_str(f, r->name);
+        fputs(", \"mode\": ", f);
+        json_str(f, r->mode);
+        fprintf(f, ", \"threads\": %d, \"metric\": ", r->threads);
+        json_str(f, r->metric);
+        fputs(", \"unit\": ", f);
+        json_str(f, r->unit);
+        fputs(", \"median\": ", f);
+        json_num(f, r_median(r));
+        fputs(", \"min\": ", f);
+        json_num(f, r_min(r));
+        fputs(", \"max\": ", f);
+        json_num(f, r_max(r));
+        fputs(", \"spread\": ", f);
+        json_num(f, r_spread(r));
+        fputs(", \"values\": [", f);
+        for (int k = 0; k < r->n; k++) {
+            if (k) {
+                fputs(", ", f);
+            }
+            json_num(f, r->v[k]);
+        }
+        fprintf(f, "]}%s\n", i + 1 < g_nresults ? "," : "");
+    }
+    fputs("  ],\n  \"comparisons\": [\n", f);
+    for (size_t i = 0; i < g_ncmps; i++) {
+        const comparison *c = &g_cmps[i];
+        fputs("    {\"section\": ", f);
+        json_str(f, c->section);
+        fputs(", \"name\": ", f);
+        json_str(f, c->name);
+        fputs(", \"ours\": ", f);
+        json_num(f, c->ours);
+        fputs(", \"unit\": ", f);
+        json_str(f, c->unit);
+        fputs(", \"baseline_name\": ", f);
+        json_str(f, c->base_name);
+        fputs(", \"baseline\": ", f);
+        json_num(f, c->base);
+        fputs(", \"ratio\": ", f);
+        json_num(f, c->ratio);
+        fputs(", \"target\": ", f);
+        json_str(f, c->target);
+        fputs(", \"status\": ", f);
+        json_str(f, c->status);
+        fputs(", \"note\": ", f);
+        json_str(f, c->note);
+        fprintf(f, "}%s\n", i + 1 < g_ncmps ? "," : "");
+    }
+    fputs("  ]\n}\n", f);
+    fclose(f);
+}
+
+static void
+print_summary(void)
+{
+    int ok = 0, miss = 0, skip = 0;
+    for (size_t i = 0; i < g_ncmps; i++) {
+        const char *s = g_cmps[i].status;
+        ok += strcmp(s, "ok") == 0;
+        miss += strcmp(s, "MISS") == 0;
+        skip += strcmp(s, "skip") == 0;
+    }
+    printf("\n== Summary: %d ok, %d MISS, %d skipped ==\n", ok, miss, skip);
+    for (size_t i = 0; i < g_ncmps; i++) {
+        if (strcmp(g_cmps[i].status, "MISS") == 0) {
+            printf("  MISS  %-12s %s\n", g_cmps[i].section, g_cmps[i].name);
+        }
+    }
+}
+
+// ---- main -----------------------------------------------------------------
+
+static void
+usage(FILE *f)
+{
+    fputs("usage: ct_bench [options]\n"
+          "  --quick            tiny sizes, 1 rep (CI smoke, < 20 s); no "
+          "valgrind section\n"
+          "  --reps N           reps per measurement (default 5)\n"
+          "  --only LIST        sections, comma-separated: uncontended, "
+          "instr,\n"
+          "                     contended, wake (= pingpong + burn), "
+          "pingpong,\n"
+          "                     burn, notify, sizes\n"
+          "  --case SUBSTR      only cases whose name contains SUBSTR\n"
+          "  --json FILE        write every number to FILE\n"
+          "  --instr-table      run the valgrind section (default when "
+          "valgrind\n"
+          "                     is installed and not --quick)\n"
+          "  --no-instr-table   skip it\n"
+          "  --contended-unpinned  also run the contended section unpinned\n"
+          "  --threads N        contended section: only N threads (default 2 "
+          "and 4)\n"
+          "  --list             list the cases\n"
+          "  --instr-cases      print the cases bench/instr.sh counts\n"
+          "  --instr CASE N     run loop CASE N times quietly (for "
+          "valgrind)\n",
+          f);
+}
+
+static bool
+want(const char *section)
+{
+    if (opt.only == NULL) {
+        return strcmp(section, "instr") != 0 || opt.instr_table;
+    }
+    // Match whole comma-separated words.
+    size_t len = strlen(section);
+    for (const char *p = opt.only; *p;) {
+        size_t w = strcspn(p, ",");
+        if (w == len && strncmp(p, section, len) == 0) {
+            return true;
+        }
+        if (w == 4 && strncmp(p, "wake", 4) == 0 &&
+            (strcmp(section, "pingpong") == 0 ||
+             strcmp(section, "burn") == 0)) {
+            return true;
+        }
+        p += w;
+        if (*p == ',') {
+            p++;
+        }
+    }
+    return false;
+}
+
+static void
+list_cases(void)
+{
+    const bench_case *tables[] = {bench_lock_cases, bench_wake_cases,
+                                  bench_notify_cases};
+    for (size_t t = 0; t < 3; t++) {
+        for (const bench_case *c = tables[t]; c->name != NULL; c++) {
+            const char *why = case_skip_reason(c);
+            printf("%-12s %-24s %-9s %s%s%s%s\n", c->section, c->name,
+                   role_name(c->role), c->note ? c->note : "", why ? "  [" : "",
+                   why ? why : "", why ? "]" : "");
+        }
+    }
+}
+
+static int
+parse_int(const char *s, const char *what)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*end != '\0' || v < 1 || v > MAX_REPS) {
+        fprintf(stderr, "ct_bench: bad %s '%s' (1..%d)\n", what, s, MAX_REPS);
+        exit(2);
+    }
+    return (int)v;
+}
+
+int
+main(int argc, char **argv)
+{
+    cpus_init();
+    opt.reps = 5;
+    bool reps_set = false;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool has_arg = i + 1 < argc;
+        if (strcmp(a, "--quick") == 0) {
+            opt.quick = true;
+        } else if (strcmp(a, "--reps") == 0 && has_arg) {
+            opt.reps = parse_int(argv[++i], "--reps");
+            reps_set = true;
+        } else if (strcmp(a, "--only") == 0 && has_arg) {
+            opt.only = argv[++i];
+        } else if (strcmp(a, "--case") == 0 && has_arg) {
+            opt.filter = argv[++i];
+        } else if (strcmp(a, "--json") == 0 && has_arg) {
+            opt.json = argv[++i];
+        } else if (strcmp(a, "--instr-table") == 0) {
+            opt.instr_table = opt.instr_table_set = true;
+        } else if (strcmp(a, "--no-instr-table") == 0) {
+            opt.instr_table = false;
+            opt.instr_table_set = true;
+        } else if (strcmp(a, "--threads") == 0 && has_arg) {
+            opt.threads = parse_int(argv[++i], "--threads");
+            if (opt.threads > 16) {
+                fprintf(stderr, "ct_bench: --threads: at most 16\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--contended-unpinned") == 0) {
+            opt.contended_unpinned = true;
+        } else if (strcmp(a, "--list") == 0) {
+            list_cases();
+            return 0;
+        } else if (strcmp(a, "--instr-cases") == 0) {
+            for (size_t k = 0; k < sizeof(instr_cases) / sizeof(instr_cases[0]);
+                 k++) {
+                printf("%s\n", instr_cases[k]);
+            }
+            return 0;
+        } else if (strcmp(a, "--instr") == 0 && i + 2 < argc) {
+            return instr_mode(argv[i + 1], argv[i + 2]);
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "ct_bench: unknown or incomplete option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (opt.quick) {
+        opt.reps = reps_set ? opt.reps : 1;
+        opt.loop_s = 0.005;
+        opt.contended_s = 0.1;
+        opt.pingpong_s = 0.01;
+        opt.burn_ns = 50000000;
+    } else {
+        opt.loop_s = 0.1;
+        opt.contended_s = 0.5;
+        opt.pingpong_s = 0.1;
+        opt.burn_ns = 50000000;
+    }
+    if (!opt.instr_table_set) {
+        // ~25 valgrind runs of ~0.5 s: on by default, but not in --quick.
+        opt.instr_table = !opt.quick;
+    }
+    // Line-buffered so that progress shows when piped (make, guarded_run).
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    machine_init();
+    print_machine();
+
+    if (want("uncontended")) {
+        section_uncontended();
+    }
+    if (want("instr")) {
+        section_instr();
+    }
+    if (want("contended")) {
+        section_contended();
+    }
+    if (want("pingpong")) {
+        section_pingpong();
+    }
+    if (want("burn")) {
+        section_burn();
+    }
+    if (want("notify")) {
+        section_notify();
+    }
+    if (want("sizes")) {
+        section_sizes();
+    }
+    print_summary();
+    if (opt.json != NULL) {
+        write_json(opt.json);
+        printf("(all numbers written to %s)\n", opt.json);
+    }
+    return 0;
+}
