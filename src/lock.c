@@ -14,7 +14,11 @@
 // The token a release passes to a waiter it handed the lock to.
 #define TOKEN_HANDOFF 1
 
-enum { LOCKED = CT__LOCK_LOCKED, PARKED = CT__LOCK_PARKED };
+enum {
+    LOCKED = CT__LOCK_LOCKED,
+    PARKED = CT__LOCK_PARKED,
+    WAKING = CT__LOCK_WAKING,
+};
 
 #if defined(__GNUC__) || defined(__clang__)
 // Emit the external definitions of the header's inline fast paths here.
@@ -54,13 +58,14 @@ ct_lock_locked(const ct_lock *lock)
     return lock != NULL && (ct__load_relaxed(&lock->_state) & LOCKED) != 0;
 }
 
-// Parks only while the lock is locked with PARKED set: a release in between
-// changed the word, and the waiter must look again.
+// Parks only while the lock is locked with PARKED set (WAKING may come and
+// go): a release in between changed the word, and the waiter must look again.
 static bool
 validate_locked_parked(void *arg)
 {
     ct_lock *lock = arg;
-    return ct__load_relaxed(&lock->_state) == (LOCKED | PARKED);
+    uint8_t v = ct__load_relaxed(&lock->_state);
+    return (v & (LOCKED | PARKED)) == (LOCKED | PARKED);
 }
 
 // A waiter that timed out was the last one: nobody is parked any more.
@@ -87,18 +92,28 @@ ct__lock_acquire_slow(ct_lock *lock, ct_duration timeout)
     // forth with the holder and turn every release into a slow one.
     ct__spin spin = CT__SPIN_INIT;
     bool may_spin = true;
+    // Woken by a release that set WAKING for us: every way out of this
+    // state (taking the lock, parking again, giving up) clears WAKING, or
+    // no release would ever wake another waiter.
+    bool woken = false;
 
     for (;;) {
         uint8_t v = ct__load_relaxed(&lock->_state);
+        uint8_t keep = woken ? (uint8_t)~WAKING : (uint8_t)0xff;
         if (!(v & LOCKED)) {
             // Barging: free (possibly with waiters) means anyone may take it.
-            if (ct__cas_acquire(&lock->_state, &v, v | LOCKED)) {
+            if (ct__cas_acquire(&lock->_state, &v, (v | LOCKED) & keep)) {
                 ct__spin_end(&spin);
                 return 0;
             }
             continue;
         }
         if (timeout <= 0) {
+            // Give up, but only while someone else holds the lock: its
+            // release will then see WAKING clear and wake the next waiter.
+            if (woken && !ct__cas_relaxed(&lock->_state, &v, v & keep)) {
+                continue;
+            }
             return CT_ETIMEDOUT;
         }
         if (!(v & PARKED) && may_spin) {
@@ -107,11 +122,11 @@ ct__lock_acquire_slow(ct_lock *lock, ct_duration timeout)
             }
             may_spin = false;
         }
-        if (!(v & PARKED)) {
-            if (!ct__cas_relaxed(&lock->_state, &v, v | PARKED)) {
-                continue;
-            }
+        uint8_t want = (uint8_t)((v | PARKED) & keep);
+        if (want != v && !ct__cas_relaxed(&lock->_state, &v, want)) {
+            continue;
         }
+        woken = false;
         if (!have_deadline) {
             deadline = ct__deadline_after(timeout);
             fair_at = ct__clock_now_ns() + FAIR_NS;
@@ -135,6 +150,8 @@ ct__lock_acquire_slow(ct_lock *lock, ct_duration timeout)
         if (rc == CT_ETIMEDOUT) {
             return CT_ETIMEDOUT;
         }
+        // Unparked (a release set WAKING for us) or invalidated.
+        woken = rc == CT__PARK_UNPARKED;
         may_spin = false;
         if (deadline != CT__NO_DEADLINE && ct__clock_now_ns() >= deadline) {
             // Woken or invalidated too late: one last try, then give up.
@@ -144,19 +161,21 @@ ct__lock_acquire_slow(ct_lock *lock, ct_duration timeout)
 }
 
 // Under the bucket lock: sets the word for what the release found. Waiters
-// cannot come or go meanwhile, and while LOCKED|PARKED is set nobody else
-// changes the word, so a plain store is safe.
+// cannot come or go meanwhile; LOCKED|PARKED is set and WAKING clear, so no
+// other thread changes the word (an arrival's CAS to add PARKED is a no-op
+// and no woken waiter exists), and a plain store is safe.
 static uintptr_t
 release_unparked(void *arg, ct__unpark_result r)
 {
     ct_lock *lock = arg;
+    uint8_t more = r.have_more ? PARKED : 0;
     if (r.unparked > 0 && r.be_fair) {
         // Hand-off: the lock stays LOCKED and now belongs to the waiter.
-        ct__store_release(&lock->_state,
-                          (uint8_t)(LOCKED | (r.have_more ? PARKED : 0)));
+        ct__store_release(&lock->_state, (uint8_t)(LOCKED | more));
         return TOKEN_HANDOFF;
     }
-    ct__store_release(&lock->_state, (uint8_t)(r.have_more ? PARKED : 0));
+    ct__store_release(&lock->_state,
+                      (uint8_t)(more | (r.unparked > 0 ? WAKING : 0)));
     return 0;
 }
 
@@ -171,8 +190,9 @@ ct__lock_release_slow(ct_lock *lock)
         if (!(v & LOCKED)) {
             return CT_EPERM;
         }
-        if (!(v & PARKED)) {
-            if (ct__cas_release(&lock->_state, &v, 0)) {
+        if (!(v & PARKED) || (v & WAKING)) {
+            // Nobody to wake, or a woken waiter is already on its way.
+            if (ct__cas_release(&lock->_state, &v, v & (uint8_t)~LOCKED)) {
                 return 0;
             }
             continue;

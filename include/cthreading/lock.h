@@ -12,16 +12,21 @@ extern "C" {
 
 // State of the lock byte (the parking lot keys its waiters by its address):
 //
-//   value  LOCKED PARKED  meaning
-//   0      0      0       unlocked, nobody parked
-//   1      1      0       locked, nobody parked: release is one CAS
-//   2      0      1       unlocked, waiters parked (one is being woken)
-//   3      1      1       locked, waiters parked: release goes slow
+//   bit  name     set by                          cleared by
+//   0    LOCKED   the acquirer                    release (unless handed off)
+//   1    PARKED   a waiter, just before it parks  whoever removes the last
+//                                                 waiter, under the bucket lock
+//   2    WAKING   a release that woke a waiter    that waiter, when it takes
+//                                                 the lock, parks again, or
+//                                                 gives up
 //
-// PARKED is set by a waiter before it parks and is cleared, under the
-// parking lot's bucket lock, by whoever removes the last waiter. A release
-// in state 3 either hands the lock straight to the oldest waiter (it stays
-// LOCKED) when that waiter has waited over ~1 ms, or wakes it to compete.
+// The uncontended word is 0 or LOCKED, and release is one CAS. A release
+// that sees PARKED goes slow: if WAKING is set, a woken waiter is already on
+// its way and the release only clears LOCKED; otherwise it wakes the oldest
+// waiter, handing it the lock (LOCKED stays) if it has waited over ~1 ms, or
+// letting it compete (WAKING set). So at most one woken waiter competes at a
+// time, and a holder that re-takes the lock in a loop pays for one wake-up
+// per round trip of that waiter, not one per release.
 typedef struct ct_lock {
     uint8_t _state; // private: see the table above
 } ct_lock;
@@ -29,6 +34,7 @@ typedef struct ct_lock {
 #define CT_LOCK_INIT {0}
 #define CT__LOCK_LOCKED 1u
 #define CT__LOCK_PARKED 2u
+#define CT__LOCK_WAKING 4u
 
 // Initializes an unlocked lock (the same as CT_LOCK_INIT or zeroed memory).
 CT_API void ct_lock_init(ct_lock *lock);
