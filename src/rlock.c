@@ -23,8 +23,28 @@ ct_rlock_destroy(ct_rlock *rlock)
     (void)rlock;
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+// Emit the external definitions of the header's inline fast paths here.
+extern inline int ct_rlock_acquire(ct_rlock *rlock, ct_duration timeout);
+extern inline int ct_rlock_release(ct_rlock *rlock);
+#else
 int
 ct_rlock_acquire(ct_rlock *rlock, ct_duration timeout)
+{
+    return ct__rlock_acquire_slow(rlock, timeout);
+}
+
+int
+ct_rlock_release(ct_rlock *rlock)
+{
+    return ct__rlock_release_slow(rlock);
+}
+#endif
+
+// The whole acquire; the inline fast path comes here when the rlock is
+// held by another thread, the thread has no identity yet, or for NULL.
+int
+ct__rlock_acquire_slow(ct_rlock *rlock, ct_duration timeout)
 {
     if (rlock == NULL) {
         return CT_EINVAL;
@@ -49,7 +69,7 @@ ct_rlock_acquire(ct_rlock *rlock, ct_duration timeout)
 }
 
 int
-ct_rlock_release(ct_rlock *rlock)
+ct__rlock_release_slow(ct_rlock *rlock)
 {
     if (rlock == NULL) {
         return CT_EINVAL;

@@ -4,6 +4,7 @@
 #include "sync/parking_lot.h"
 
 #include <cthreading/base.h>
+#include <cthreading/rlock.h>
 
 #include "platform/platform.h"
 #include "sync/atomic.h"
@@ -54,21 +55,17 @@ static _Thread_local waiter self;
 // reused, so an rlock left locked by a thread that exited cannot be taken
 // for its own by a later thread at the same address. initial-exec TLS keeps
 // the lookup to a couple of instructions even in the shared library.
-#if defined(__GNUC__) || defined(__clang__)
-static _Thread_local uintptr_t identity
-    __attribute__((tls_model("initial-exec")));
-#else
-static _Thread_local uintptr_t identity;
-#endif
+// Declared in cthreading/rlock.h for the inline rlock fast paths.
+__thread uintptr_t ct__thread_ident;
 static uintptr_t last_identity;
 
 uintptr_t
 ct__thread_id(void)
 {
-    uintptr_t id = identity;
+    uintptr_t id = ct__thread_ident;
     if (CT_UNLIKELY(id == 0)) {
         id = ct__fetch_add_relaxed(&last_identity, 1) + 1;
-        identity = id;
+        ct__thread_ident = id;
     }
     return id;
 }
