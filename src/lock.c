@@ -126,6 +126,10 @@ ct__lock_acquire_slow(ct_lock *lock, ct_duration timeout)
         if (want != v && !ct__cas_relaxed(&lock->_state, &v, want)) {
             continue;
         }
+        // Leaving the spin phase (its budget ran out, or PARKED appeared):
+        // give the spin slot back before sleeping.
+        may_spin = false;
+        ct__spin_end(&spin);
         woken = false;
         if (!have_deadline) {
             deadline = ct__deadline_after(timeout);

@@ -57,6 +57,13 @@ ct__os_cpu_count(void)
     return n > 0 ? (int)n : 1;
 }
 
+int
+ct__os_cpu_online(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
 _Noreturn void
 ct__os_abort(const char *message)
 {

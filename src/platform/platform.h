@@ -47,8 +47,13 @@ int64_t ct__clock_now_ns(void);
 void ct__os_sleep_ns(int64_t ns);
 // Gives the CPU to another runnable thread, if any.
 void ct__os_yield(void);
-// Returns the number of CPUs this process may run on (at least 1).
+// Returns the number of CPUs the calling thread may run on (at least 1),
+// as Python 3.13's os.process_cpu_count() does: for sizing thread pools.
 int ct__os_cpu_count(void);
+// Returns the number of CPUs online (at least 1), whatever the calling
+// thread's affinity: for the spin policy, which must not conclude "one
+// CPU" from a thread pinned to one.
+int ct__os_cpu_online(void);
 // Prints "cthreading: fatal: <message>" to stderr and aborts. For states
 // that cannot happen (an OS call that must not fail did).
 _Noreturn void ct__os_abort(const char *message);

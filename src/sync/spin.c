@@ -1,17 +1,16 @@
-// The spin policy (see spin.h). The numbers come from measurements on the
-// project's 2-vCPU VM (shared/reference/baselines.md B3): a PAUSE costs 11
-// ns and a sched_yield with nothing else runnable 176 ns, so PAUSE_ROUNDS
-// short bursts catch a peer on another CPU within ~0.3 us, and the yields
-// that follow let a peer on the same CPU run at once while bounding the
-// total to ~10 us.
+// The spin policy (see spin.h). A PAUSE costs ~11 ns, so PAUSE_ROUNDS
+// short bursts (4, 8, 16 PAUSEs, ~0.3 us) catch a peer on another CPU
+// within a fraction of a microsecond; the sched_yield rounds that follow
+// let a peer on the same CPU run at once, until BUDGET_NS has passed.
 #include "sync/spin.h"
 
 #include "platform/platform.h"
 #include "sync/atomic.h"
 
 enum {
-    PAUSE_ROUNDS = 3,  // rounds of 4, 8, 16 PAUSEs (~0.3 us in all)
-    TOTAL_ROUNDS = 48, // then yields: ~45 x 0.18 us, ~8-10 us in all
+    PAUSE_ROUNDS = 3,
+    BUDGET_NS = 8000,
+    MAX_ROUNDS = 256, // a bound even if the clock stood still
 };
 
 // Spin slots: 0 until first use, then the CPU count. Every spinner yields
@@ -27,7 +26,7 @@ cpu_count(void)
     int n = ct__load_relaxed(&cpus);
     if (n == 0) {
         // Racy first use is fine: every thread computes the same value.
-        n = ct__os_cpu_count();
+        n = ct__os_cpu_online();
         ct__store_relaxed(&cpus, n);
     }
     return n;
@@ -49,11 +48,11 @@ ct__spin_next(ct__spin *s)
             }
         } while (!ct__cas_relaxed(&spinners, &n, n + 1));
         s->has_slot = true;
-    } else if (s->round >= TOTAL_ROUNDS) {
+        s->until = ct__clock_now_ns() + BUDGET_NS;
+    } else if (++s->round > MAX_ROUNDS ||
+               (s->round > PAUSE_ROUNDS && ct__clock_now_ns() >= s->until)) {
         ct__spin_end(s);
         return false;
-    } else {
-        s->round++;
     }
     if (s->round <= PAUSE_ROUNDS && ct__load_relaxed(&cpus) > 1) {
         for (uint32_t i = 0; i < (2u << s->round); i++) {
@@ -70,7 +69,13 @@ ct__spin_end(ct__spin *s)
 {
     if (s->has_slot) {
         s->has_slot = false;
-        s->round = TOTAL_ROUNDS;
+        s->round = MAX_ROUNDS + 1;
         ct__fetch_sub_relaxed(&spinners, 1);
     }
+}
+
+int
+ct__spin_active(void)
+{
+    return ct__load_relaxed(&spinners);
 }
