@@ -402,7 +402,20 @@ case_skip_reason(const bench_case *c)
 static bool
 case_selected(const bench_case *c)
 {
-    return opt.filter == NULL || strstr(c->name, opt.filter) != NULL;
+    if (opt.filter == NULL) {
+        return true;
+    }
+    // A comma-separated list: a case runs if its name contains any item.
+    for (const char *p = opt.filter; *p != '\0';) {
+        size_t len = strcspn(p, ",");
+        for (const char *n = c->name; *n != '\0'; n++) {
+            if (len > 0 && strncmp(n, p, len) == 0) {
+                return true;
+            }
+        }
+        p += len + (p[len] == ',');
+    }
+    return false;
 }
 
 static const char *
@@ -1357,12 +1370,15 @@ section_burn(void)
                           "ct_lock"};
     const char *base[] = {"sem_t", "pthread_cond", "sem_t", "futex"};
     const char *pm = pin_names[mode];
+    // The whole CPU of one wait, beside a baseline's: informational, since
+    // it includes the kernel's sleep and wake-up, which cost 15-30 us of
+    // thread CPU on some hosts for a bare FUTEX_WAIT alone.
     for (size_t i = 0; i < 4; i++) {
         char label[64];
         snprintf(label, sizeof(label), "%s CPU per wait", ours[i]);
         compare(sec, label, med_of(sec, ours[i], pm, 0, "cpu_us"), "us",
-                base[i], med_of(sec, base[i], pm, 0, "cpu_us"), false, T_LE, 20,
-                NULL);
+                base[i], med_of(sec, base[i], pm, 0, "cpu_us"), false, T_NONE,
+                0, NULL);
     }
     // What the goal means by "burns before it sleeps": the CPU above what a
     // bare FUTEX_WAIT and its wake-up cost the same thread in this run.
