@@ -151,6 +151,21 @@ bucket_unlock(bucket *b)
     }
 }
 
+// Takes `w` out of b's queue, `prev` being the entry before it (NULL at the
+// head). Called with the bucket locked.
+static void
+unlink_after(bucket *b, waiter *prev, waiter *w)
+{
+    if (prev == NULL) {
+        b->head = w->next;
+    } else {
+        prev->next = w->next;
+    }
+    if (b->tail == w) {
+        b->tail = prev;
+    }
+}
+
 // Removes `w` (queued in `b`) and returns whether another thread still
 // waits on the same key. Called with the bucket locked.
 static bool
@@ -161,14 +176,7 @@ dequeue(bucket *b, waiter *w)
     for (waiter *it = b->head; it != NULL; it = it->next) {
         if (it == w) {
             waiter *next = w->next;
-            if (prev == NULL) {
-                b->head = next;
-            } else {
-                prev->next = next;
-            }
-            if (b->tail == w) {
-                b->tail = prev;
-            }
+            unlink_after(b, prev, w);
             for (waiter *rest = next; rest != NULL && !more;
                  rest = rest->next) {
                 more = rest->key == w->key;
@@ -266,14 +274,7 @@ ct__unpark(const void *key, size_t max, ct__unpark_fn *callback, void *arg)
             r.have_more = true;
             break;
         } else {
-            if (prev == NULL) {
-                b->head = next;
-            } else {
-                prev->next = next;
-            }
-            if (b->tail == it) {
-                b->tail = prev;
-            }
+            unlink_after(b, prev, it);
             it->queued = false;
             it->next = NULL;
             *woken_tail = it;
