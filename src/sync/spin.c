@@ -50,7 +50,8 @@ ct__spin_next(ct__spin *s)
         s->has_slot = true;
         s->until = ct__clock_now_ns() + BUDGET_NS;
     } else if (++s->round > MAX_ROUNDS ||
-               (s->round > PAUSE_ROUNDS && ct__clock_now_ns() >= s->until)) {
+               (s->round > PAUSE_ROUNDS &&
+                (s->brief || ct__clock_now_ns() >= s->until))) {
         ct__spin_end(s);
         return false;
     }
