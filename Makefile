@@ -257,9 +257,10 @@ lint:
 	@if grep -rnE '__linux__|<pthread.h>|SYS_futex|_GNU_SOURCE' src \
 	    --exclude-dir=platform; then \
 	    echo "lint: OS-specific code outside src/platform/"; exit 1; fi
-ifeq ($(FORMAT_CHECK),1)
-	clang-format --dry-run -Werror $(FORMAT_FILES)
-endif
+	@if ! command -v clang-format > /dev/null; then \
+	    echo "lint: clang-format not installed, format check skipped"; \
+	elif ! clang-format --dry-run -Werror $(FORMAT_FILES); then \
+	    echo "lint: formatting differs: run make format"; exit 1; fi
 	@if command -v cppcheck > /dev/null; then \
 	    cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 	        --std=c11 -Iinclude -Isrc src || exit 1; \

@@ -1,10 +1,11 @@
-// The README's minimal example, built by `make examples` so it never goes stale.
-// cc -std=c11 readme_counter.c $(pkg-config --cflags --libs cthreading) -pthread
+// The README's minimal example, built by `make examples` so it never goes
+// stale. cc -std=c11 readme_counter.c $(pkg-config --cflags --libs cthreading)
+// -pthread
 #include <cthreading.h>
 #include <pthread.h>
 #include <stdio.h>
 
-static ct_lock lock = CT_LOCK_INIT;    // or zeroed memory
+static ct_lock lock = CT_LOCK_INIT; // or zeroed memory
 static long counter;
 
 static void *
@@ -12,7 +13,8 @@ work(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 100000; i++) {
-        CT_WITH_LOCK(&lock) {          // Python's `with lock:`
+        CT_WITH_LOCK(&lock)
+        { // Python's `with lock:`
             counter++;
         }
     }
@@ -29,7 +31,7 @@ main(void)
     for (int i = 0; i < 10; i++) {
         pthread_join(t[i], NULL);
     }
-    printf("%ld\n", counter);          // always 1000000
+    printf("%ld\n", counter); // always 1000000
 
     ct_event ready = CT_EVENT_INIT;
     if (ct_event_wait(&ready, CT_MILLIS(10)) == CT_ETIMEDOUT) {

@@ -99,8 +99,7 @@ ct_barrier_wait(ct_barrier *b, ct_duration timeout)
             b->_state = DRAINING;
             (void)ct_condition_notify_all(&b->_cond);
         }
-    } else if (ct_condition_wait_for(&b->_cond, not_filling, b, timeout) !=
-               0) {
+    } else if (ct_condition_wait_for(&b->_cond, not_filling, b, timeout) != 0) {
         break_barrier(b);
         rc = CT_ETIMEDOUT;
     } else if (b->_state < 0) {

@@ -53,9 +53,8 @@ check_held(const ct_condition *cond)
     if (!is_bound(cond)) {
         return CT_EINVAL;
     }
-    bool held = cond->_kind == CT__COND_LOCK
-                    ? ct_lock_locked(cond->_lock)
-                    : ct_rlock_is_owned(cond->_lock);
+    bool held = cond->_kind == CT__COND_LOCK ? ct_lock_locked(cond->_lock)
+                                             : ct_rlock_is_owned(cond->_lock);
     return held ? 0 : CT_EPERM;
 }
 

@@ -10,8 +10,9 @@ typedef struct code_info {
 } code_info;
 
 static const code_info codes[] = {
-    {CT_EPERM, "CT_EPERM", "operation not permitted: the caller does not "
-                           "hold the lock"},
+    {CT_EPERM, "CT_EPERM",
+     "operation not permitted: the caller does not "
+     "hold the lock"},
     {CT_EINVAL, "CT_EINVAL", "invalid argument"},
     {CT_ETIMEDOUT, "CT_ETIMEDOUT", "timed out"},
     {CT_EDEADLK, "CT_EDEADLK", "the call would wait for itself (deadlock)"},

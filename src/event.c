@@ -94,8 +94,7 @@ ct_event_wait(ct_event *event, ct_duration timeout)
         if ((v & SET) || (v & ~FLAGS) != gen) {
             return 0; // set during our wait (and maybe cleared since)
         }
-        if (!(v & PARKED) &&
-            !ct__cas_acquire(&event->_state, &v, v | PARKED)) {
+        if (!(v & PARKED) && !ct__cas_acquire(&event->_state, &v, v | PARKED)) {
             continue;
         }
         wait_state ws = {event, gen | PARKED};

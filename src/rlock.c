@@ -88,8 +88,7 @@ ct__rlock_release_slow(ct_rlock *rlock)
 bool
 ct_rlock_is_owned(const ct_rlock *rlock)
 {
-    return rlock != NULL &&
-           ct__load_relaxed(&rlock->_owner) == ct__thread_id();
+    return rlock != NULL && ct__load_relaxed(&rlock->_owner) == ct__thread_id();
 }
 
 bool

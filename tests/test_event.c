@@ -335,7 +335,8 @@ cycle_waiter(void *p)
     for (int c = 0; c < CYCLES; c++) {
         barrier_wait(&ctx->ready);
         // Finite on odd cycles so both wait paths see the race with set().
-        int rc = ct_event_wait(&ctx->event, c % 2 ? ct_test_long_wait() : CT_FOREVER);
+        int rc = ct_event_wait(&ctx->event,
+                               c % 2 ? ct_test_long_wait() : CT_FOREVER);
         if (rc != 0) {
             atomic_fetch_add(&ctx->failures, 1);
         }

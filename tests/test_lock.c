@@ -442,7 +442,8 @@ contention_worker(void *p)
             }
             break;
         }
-        ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+        ct_test_update_max(&ctx->max_inside,
+                           atomic_fetch_add(&ctx->inside, 1) + 1);
         ctx->value++;
         atomic_fetch_sub(&ctx->inside, 1);
         CHECK_OK(ct_lock_release(&ctx->lock));

@@ -225,8 +225,8 @@ unpark_racing_timeout_is_never_lost(void)
     enum { ROUNDS = 300 };
     int lost = 0;
     for (int i = 0; i < ROUNDS; i++) {
-        parker_arg a = {&key_word, 0, CT_MICROS(50 + (i % 7) * 20), -1, 0,
-                        NULL, NULL};
+        parker_arg a = {&key_word, 0,   CT_MICROS(50 + (i % 7) * 20), -1, 0,
+                        NULL,      NULL};
         pthread_t t = ct_test_spawn(park_thread, &a);
         wait_started(1);
         size_t n = 0;

@@ -428,7 +428,8 @@ contention_worker(void *p)
         // A nested level never waits, whatever the timeout.
         CHECK_OK(ct_rlock_acquire(&ctx->rlock, CT_NOWAIT));
         CHECK_EQ(ct_rlock_count(&ctx->rlock), 2);
-        ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+        ct_test_update_max(&ctx->max_inside,
+                           atomic_fetch_add(&ctx->inside, 1) + 1);
         ctx->value++;
         atomic_fetch_sub(&ctx->inside, 1);
         CHECK_OK(ct_rlock_release(&ctx->rlock));

@@ -403,7 +403,8 @@ contention_worker(void *p)
     for (int i = 0; i < CONTENTION_ITERS; i++) {
         CT_WITH_LOCK(&ctx->lock)
         {
-            ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+            ct_test_update_max(&ctx->max_inside,
+                               atomic_fetch_add(&ctx->inside, 1) + 1);
             ctx->value++;
             atomic_fetch_sub(&ctx->inside, 1);
             // Leave early on some iterations: the release must still happen.

@@ -516,7 +516,8 @@ limit_worker(void *p)
         } else {
             CHECK_OK(ct_semaphore_acquire(&ctx->sem, ct_test_long_wait()));
         }
-        ct_test_update_max(&ctx->max_inside, atomic_fetch_add(&ctx->inside, 1) + 1);
+        ct_test_update_max(&ctx->max_inside,
+                           atomic_fetch_add(&ctx->inside, 1) + 1);
         // Stay inside a little so that others pile up.
         if (i % 8 == 0) {
             sched_yield();

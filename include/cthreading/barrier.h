@@ -34,9 +34,11 @@ typedef struct ct_barrier {
 
 // Static initializer; `self` is the variable being initialized:
 //   static ct_barrier b = CT_BARRIER_INIT(b, 3, NULL, NULL, CT_FOREVER);
+// clang-format off
 #define CT_BARRIER_INIT(self, parties, action, arg, timeout)                   \
     {CT_CONDITION_INIT(&(self)._lock), CT_LOCK_INIT, 0, (parties), 0,          \
      (action), (arg), (timeout)}
+// clang-format on
 
 // Initializes a barrier for `parties` threads. `action` (may be NULL) runs
 // in the last arriving thread before anyone is released; a non-zero return

@@ -67,9 +67,9 @@ typedef int64_t ct_duration;
 #define CT_NOWAIT ((ct_duration)0)
 // Constant-friendly conversions. Use ct_seconds() for run-time values: it
 // saturates where these macros would overflow.
-#define CT_SECONDS(x) ((ct_duration)((x) * 1000000000.0))
-#define CT_MILLIS(x) ((ct_duration)(x) * 1000000)
-#define CT_MICROS(x) ((ct_duration)(x) * 1000)
+#define CT_SECONDS(x) ((ct_duration)((x)*1000000000.0))
+#define CT_MILLIS(x) ((ct_duration)(x)*1000000)
+#define CT_MICROS(x) ((ct_duration)(x)*1000)
 
 // Converts seconds to a duration, saturating: values at or above about 292
 // years give CT_FOREVER, values below -292 years give INT64_MIN (which polls

@@ -26,8 +26,12 @@ typedef struct ct_condition {
 // Static initializers: CT_CONDITION_INIT(&lock) binds a ct_lock,
 // CT_CONDITION_INIT_RLOCK(&rlock) a ct_rlock. A zeroed condition has no lock:
 // every call on it returns CT_EINVAL until ct_condition_init*.
+// clang-format off
 #define CT_CONDITION_INIT(lockp) {(lockp), CT__COND_LOCK, 0}
+// clang-format on
+// clang-format off
 #define CT_CONDITION_INIT_RLOCK(rlockp) {(rlockp), CT__COND_RLOCK, 0}
+// clang-format on
 
 // Binds the condition to `lock`. Returns 0, or CT_EINVAL if either is NULL.
 // With a plain ct_lock, "held by the caller" can only mean "locked" (a Lock

@@ -28,7 +28,9 @@ typedef struct ct_event {
     uint32_t _state;
 } ct_event;
 
+// clang-format off
 #define CT_EVENT_INIT {0}
+// clang-format on
 
 // Initializes a clear event (the same as CT_EVENT_INIT or zeroed memory).
 CT_API void ct_event_init(ct_event *event);

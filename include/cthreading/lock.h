@@ -31,7 +31,9 @@ typedef struct ct_lock {
     uint8_t _state; // private: see the table above
 } ct_lock;
 
+// clang-format off
 #define CT_LOCK_INIT {0}
+// clang-format on
 #define CT__LOCK_LOCKED 1u
 #define CT__LOCK_PARKED 2u
 #define CT__LOCK_WAKING 4u
@@ -56,10 +58,9 @@ ct_lock_acquire(ct_lock *lock, ct_duration timeout)
 {
     uint8_t expected = 0;
     if (CT_LIKELY(lock != NULL) &&
-        CT_LIKELY(__atomic_compare_exchange_n(&lock->_state, &expected,
-                                              CT__LOCK_LOCKED, 0,
-                                              __ATOMIC_ACQUIRE,
-                                              __ATOMIC_RELAXED))) {
+        CT_LIKELY(__atomic_compare_exchange_n(
+            &lock->_state, &expected, CT__LOCK_LOCKED, 0, __ATOMIC_ACQUIRE,
+            __ATOMIC_RELAXED))) {
         return 0;
     }
     return ct__lock_acquire_slow(lock, timeout);
@@ -71,10 +72,9 @@ CT_API inline int
 ct_lock_release(ct_lock *lock)
 {
     uint8_t expected = CT__LOCK_LOCKED;
-    if (CT_LIKELY(lock != NULL) &&
-        CT_LIKELY(__atomic_compare_exchange_n(&lock->_state, &expected, 0, 0,
-                                              __ATOMIC_RELEASE,
-                                              __ATOMIC_RELAXED))) {
+    if (CT_LIKELY(lock != NULL) && CT_LIKELY(__atomic_compare_exchange_n(
+                                       &lock->_state, &expected, 0, 0,
+                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED))) {
         return 0;
     }
     return ct__lock_release_slow(lock);

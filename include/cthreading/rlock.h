@@ -19,7 +19,9 @@ typedef struct ct_rlock {
     ct_lock _lock;
 } ct_rlock;
 
+// clang-format off
 #define CT_RLOCK_INIT {0, 0, CT_LOCK_INIT}
+// clang-format on
 
 // Initializes an unowned rlock (the same as CT_RLOCK_INIT or zeroed memory).
 CT_API void ct_rlock_init(ct_rlock *rlock);
@@ -53,10 +55,9 @@ ct_rlock_acquire(ct_rlock *rlock, ct_duration timeout)
             }
         } else {
             uint8_t expected = 0;
-            if (__atomic_compare_exchange_n(&rlock->_lock._state, &expected,
-                                            CT__LOCK_LOCKED, 0,
-                                            __ATOMIC_ACQUIRE,
-                                            __ATOMIC_RELAXED)) {
+            if (__atomic_compare_exchange_n(
+                    &rlock->_lock._state, &expected, CT__LOCK_LOCKED, 0,
+                    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
                 __atomic_store_n(&rlock->_owner, me, __ATOMIC_RELAXED);
                 rlock->_count = 1;
                 return 0;

@@ -21,8 +21,12 @@ typedef struct ct_semaphore {
     uint32_t _reserved;
 } ct_semaphore;
 
+// clang-format off
 #define CT_SEMAPHORE_INIT(value) {(value), 0, 0, 0}
+// clang-format on
+// clang-format off
 #define CT_BOUNDED_SEMAPHORE_INIT(value) {(value), (value) + 1, 0, 0}
+// clang-format on
 // The largest initial value and count.
 #define CT_SEMAPHORE_MAX (INT64_MAX - 1)
 

@@ -50,8 +50,7 @@ bool
 ct__parker_poll(const ct__parker *p)
 {
     // acquire: pairs with the release exchange in ct__parker_unpark().
-    return atomic_load_explicit(&lp(p)->word, memory_order_acquire) ==
-           NOTIFIED;
+    return atomic_load_explicit(&lp(p)->word, memory_order_acquire) == NOTIFIED;
 }
 
 int
@@ -76,11 +75,10 @@ ct__parker_park(ct__parker *p, int64_t deadline_ns)
         tsp = &ts;
     }
     for (;;) {
-        long r = syscall(SYS_futex, &k->word,
-                         FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, SLEEPING, tsp,
-                         NULL, FUTEX_BITSET_MATCH_ANY);
-        if (atomic_load_explicit(&k->word, memory_order_acquire) ==
-            NOTIFIED) {
+        long r =
+            syscall(SYS_futex, &k->word, FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG,
+                    SLEEPING, tsp, NULL, FUTEX_BITSET_MATCH_ANY);
+        if (atomic_load_explicit(&k->word, memory_order_acquire) == NOTIFIED) {
             return 0;
         }
         if (r == -1 && errno == ETIMEDOUT) {

@@ -79,8 +79,7 @@ ct__parker_park(ct__parker *p, int64_t deadline_ns)
         } else {
             int rc = pthread_cond_timedwait(&k->cond, &k->mutex, &ts);
             if (rc == ETIMEDOUT) {
-                if (!atomic_load_explicit(&k->notified,
-                                          memory_order_acquire)) {
+                if (!atomic_load_explicit(&k->notified, memory_order_acquire)) {
                     result = CT_ETIMEDOUT;
                 }
                 break;

@@ -18,8 +18,14 @@ typedef struct ct__spin {
     bool brief;    // the PAUSE rounds only, no yields
 } ct__spin;
 
-#define CT__SPIN_INIT {0, false, 0, false}
-#define CT__SPIN_INIT_BRIEF {0, false, 0, true}
+#define CT__SPIN_INIT                                                          \
+    {                                                                          \
+        0, false, 0, false                                                     \
+    }
+#define CT__SPIN_INIT_BRIEF                                                    \
+    {                                                                          \
+        0, false, 0, true                                                      \
+    }
 
 // Waits one round and returns true, or returns false when the caller should
 // park instead (budget used up, or no spin slot free). Once it has returned

@@ -83,8 +83,7 @@ void ct_test_join(pthread_t t);
 
 // Starts `n` threads running fn(arg_i) where arg_i = (char *)base + i *
 // stride, and joins them all. For N-threads x M-iterations contention tests.
-void ct_test_run_threads(int n, void *(*fn)(void *), void *base,
-                         size_t stride);
+void ct_test_run_threads(int n, void *(*fn)(void *), void *base, size_t stride);
 
 // A bound for waits that must succeed (5 s x scale): far above any real
 // delay, yet a lost wake-up fails with a message before the watchdog fires.
