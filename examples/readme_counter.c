@@ -1,6 +1,7 @@
 // The README's minimal example, built by `make examples` so it never goes
-// stale. cc -std=c11 readme_counter.c $(pkg-config --cflags --libs cthreading)
-// -pthread
+// stale: keep the two identical.
+// cc -std=c11 counter.c -pthread \
+//     $(pkg-config --cflags --libs cthreading)
 #include <cthreading.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -13,8 +14,7 @@ work(void *arg)
 {
     (void)arg;
     for (int i = 0; i < 100000; i++) {
-        CT_WITH_LOCK(&lock)
-        { // Python's `with lock:`
+        CT_WITH_LOCK(&lock) { // Python's `with lock:`
             counter++;
         }
     }

@@ -310,15 +310,13 @@ acquire_release_lock(void)
     CHECK_RC(ct_condition_acquire(f.cond, CT_NOWAIT), CT_ETIMEDOUT);
     CHECK_OK(ct_condition_release(f.cond));
     CHECK_RC(ct_condition_release(f.cond), CT_EPERM);
-    CT_WITH_CONDITION(f.cond)
-    {
+    CT_WITH_CONDITION(f.cond) {
         CHECK(ct_lock_locked(f.lock));
         CHECK_RC(ct_lock_acquire(f.lock, CT_NOWAIT), CT_ETIMEDOUT);
     }
     CHECK(!ct_lock_locked(f.lock));
     for (int i = 0; i < 3; i++) {
-        CT_WITH_CONDITION(f.cond)
-        {
+        CT_WITH_CONDITION(f.cond) {
             // break leaves the block and releases; the loop goes on.
             break;
         }
@@ -336,8 +334,7 @@ acquire_release_rlock(void)
     check_held(&f, 2);
     CHECK_OK(ct_condition_release(f.cond));
     check_held(&f, 1);
-    CT_WITH_CONDITION(f.cond)
-    {
+    CT_WITH_CONDITION(f.cond) {
         check_held(&f, 2);
     }
     check_held(&f, 1);

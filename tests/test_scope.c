@@ -12,8 +12,7 @@ lock_released_at_end(void)
 {
     ct_lock l = CT_LOCK_INIT;
     int runs = 0;
-    CT_WITH_LOCK(&l)
-    {
+    CT_WITH_LOCK(&l) {
         CHECK(ct_lock_locked(&l));
         runs++;
     }
@@ -23,7 +22,8 @@ lock_released_at_end(void)
     CHECK_RC(ct_lock_release(&l), CT_EPERM);
 
     // Again, with a single statement as the body.
-    CT_WITH_LOCK(&l) runs++;
+    CT_WITH_LOCK(&l)
+        runs++;
     CHECK_EQ(runs, 2);
     CHECK(!ct_lock_locked(&l));
 }
@@ -35,8 +35,7 @@ lock_released_on_break(void)
     ct_lock l = CT_LOCK_INIT;
     int entered = 0, after_break = 0, loops = 0;
     for (int i = 0; i < 3; i++) {
-        CT_WITH_LOCK(&l)
-        {
+        CT_WITH_LOCK(&l) {
             entered++;
             if (i >= 0) {
                 break;
@@ -58,8 +57,7 @@ lock_released_on_continue(void)
     ct_lock l = CT_LOCK_INIT;
     int entered = 0, after_continue = 0, loops = 0;
     for (int i = 0; i < 3; i++) {
-        CT_WITH_LOCK(&l)
-        {
+        CT_WITH_LOCK(&l) {
             entered++;
             if (i >= 0) {
                 continue;
@@ -78,8 +76,7 @@ lock_released_on_continue(void)
 static int
 return_inside(ct_lock *l, int how)
 {
-    CT_WITH_LOCK(l)
-    {
+    CT_WITH_LOCK(l) {
         if (how == 0) {
             return ct_lock_locked(l) ? 10 : -10;
         }
@@ -112,8 +109,7 @@ lock_released_on_goto(void)
 {
     ct_lock l = CT_LOCK_INIT;
     int after_goto = 0;
-    CT_WITH_LOCK(&l)
-    {
+    CT_WITH_LOCK(&l) {
         CHECK(ct_lock_locked(&l));
         if (!after_goto) {
             goto out;
@@ -132,8 +128,7 @@ inner_loop_break_keeps_lock(void)
 {
     ct_lock l = CT_LOCK_INIT;
     int still_inside = 0;
-    CT_WITH_LOCK(&l)
-    {
+    CT_WITH_LOCK(&l) {
         for (int i = 0; i < 10; i++) {
             if (i == 2) {
                 break;
@@ -150,20 +145,17 @@ nested_different_locks(void)
 {
     ct_lock a = CT_LOCK_INIT;
     ct_lock b = CT_LOCK_INIT;
-    CT_WITH_LOCK(&a)
-    {
+    CT_WITH_LOCK(&a) {
         CHECK(ct_lock_locked(&a));
         CHECK(!ct_lock_locked(&b));
-        CT_WITH_LOCK(&b)
-        {
+        CT_WITH_LOCK(&b) {
             CHECK(ct_lock_locked(&a));
             CHECK(ct_lock_locked(&b));
         }
         CHECK(ct_lock_locked(&a));
         CHECK(!ct_lock_locked(&b));
         // Leaving both through the inner block's break and the outer one's.
-        CT_WITH_LOCK(&b)
-        {
+        CT_WITH_LOCK(&b) {
             break;
         }
         CHECK(!ct_lock_locked(&b));
@@ -175,10 +167,8 @@ nested_different_locks(void)
 static int
 rlock_return_at_depth(ct_rlock *r)
 {
-    CT_WITH_RLOCK(r)
-    {
-        CT_WITH_RLOCK(r)
-        {
+    CT_WITH_RLOCK(r) {
+        CT_WITH_RLOCK(r) {
             return (int)ct_rlock_count(r);
         }
     }
@@ -189,14 +179,11 @@ static void
 rlock_nested_same(void)
 {
     ct_rlock r = CT_RLOCK_INIT;
-    CT_WITH_RLOCK(&r)
-    {
+    CT_WITH_RLOCK(&r) {
         CHECK_EQ(ct_rlock_count(&r), 1);
-        CT_WITH_RLOCK(&r)
-        {
+        CT_WITH_RLOCK(&r) {
             CHECK_EQ(ct_rlock_count(&r), 2);
-            CT_WITH_RLOCK(&r)
-            {
+            CT_WITH_RLOCK(&r) {
                 CHECK_EQ(ct_rlock_count(&r), 3);
             }
             CHECK_EQ(ct_rlock_count(&r), 2);
@@ -217,8 +204,7 @@ rlock_nested_same(void)
 static int
 semaphore_return(ct_semaphore *s)
 {
-    CT_WITH_SEMAPHORE(s)
-    {
+    CT_WITH_SEMAPHORE(s) {
         return (int)ct_semaphore_value(s);
     }
     return -1;
@@ -230,11 +216,9 @@ static void
 semaphore_count_restored(void)
 {
     ct_semaphore s = CT_SEMAPHORE_INIT(2);
-    CT_WITH_SEMAPHORE(&s)
-    {
+    CT_WITH_SEMAPHORE(&s) {
         CHECK_EQ(ct_semaphore_value(&s), 1);
-        CT_WITH_SEMAPHORE(&s)
-        {
+        CT_WITH_SEMAPHORE(&s) {
             CHECK_EQ(ct_semaphore_value(&s), 0);
             CHECK_RC(ct_semaphore_acquire(&s, CT_NOWAIT), CT_ETIMEDOUT);
         }
@@ -243,29 +227,25 @@ semaphore_count_restored(void)
     CHECK_EQ(ct_semaphore_value(&s), 2);
 
     for (int i = 0; i < 2; i++) {
-        CT_WITH_SEMAPHORE(&s)
-        {
+        CT_WITH_SEMAPHORE(&s) {
             break;
         }
         CHECK_EQ(ct_semaphore_value(&s), 2);
-        CT_WITH_SEMAPHORE(&s)
-        {
+        CT_WITH_SEMAPHORE(&s) {
             continue;
         }
         CHECK_EQ(ct_semaphore_value(&s), 2);
     }
     CHECK_EQ(semaphore_return(&s), 1);
     CHECK_EQ(ct_semaphore_value(&s), 2);
-    CT_WITH_SEMAPHORE(&s)
-    {
+    CT_WITH_SEMAPHORE(&s) {
         goto out;
     }
 out:
     CHECK_EQ(ct_semaphore_value(&s), 2);
 
     ct_semaphore b = CT_BOUNDED_SEMAPHORE_INIT(1);
-    CT_WITH_SEMAPHORE(&b)
-    {
+    CT_WITH_SEMAPHORE(&b) {
         CHECK_EQ(ct_semaphore_value(&b), 0);
     }
     CHECK_EQ(ct_semaphore_value(&b), 1);
@@ -277,8 +257,7 @@ condition_scope(void)
     ct_lock l = CT_LOCK_INIT;
     ct_condition c = CT_CONDITION_INIT(&l);
     int runs = 0;
-    CT_WITH_CONDITION(&c)
-    {
+    CT_WITH_CONDITION(&c) {
         CHECK(ct_lock_locked(&l));
         // Holding the lock, so notify is allowed (and wakes nobody).
         CHECK_EQ(ct_condition_notify(&c, 1), 0);
@@ -290,11 +269,9 @@ condition_scope(void)
     ct_rlock r = CT_RLOCK_INIT;
     ct_condition cr;
     CHECK_OK(ct_condition_init_rlock(&cr, &r));
-    CT_WITH_CONDITION(&cr)
-    {
+    CT_WITH_CONDITION(&cr) {
         CHECK_EQ(ct_rlock_count(&r), 1);
-        CT_WITH_RLOCK(&r)
-        {
+        CT_WITH_RLOCK(&r) {
             CHECK_EQ(ct_rlock_count(&r), 2);
             break;
         }
@@ -309,42 +286,34 @@ static void
 null_skips_body(void)
 {
     int runs = 0;
-    CT_WITH_LOCK(NULL)
-    {
+    CT_WITH_LOCK(NULL) {
         runs++;
     }
-    CT_WITH_RLOCK(NULL)
-    {
+    CT_WITH_RLOCK(NULL) {
         runs++;
     }
-    CT_WITH_SEMAPHORE(NULL)
-    {
+    CT_WITH_SEMAPHORE(NULL) {
         runs++;
     }
-    CT_WITH_CONDITION(NULL)
-    {
+    CT_WITH_CONDITION(NULL) {
         runs++;
     }
     ct_lock *lp = NULL;
     ct_rlock *rp = NULL;
     ct_semaphore *sp = NULL;
-    CT_WITH_LOCK(lp)
-    {
+    CT_WITH_LOCK(lp) {
         runs++;
     }
-    CT_WITH_RLOCK(rp)
-    {
+    CT_WITH_RLOCK(rp) {
         runs++;
     }
-    CT_WITH_SEMAPHORE(sp)
-    {
+    CT_WITH_SEMAPHORE(sp) {
         runs++;
     }
     // A zeroed condition is bound to no lock: its acquire fails.
     ct_condition unbound;
     memset(&unbound, 0, sizeof unbound);
-    CT_WITH_CONDITION(&unbound)
-    {
+    CT_WITH_CONDITION(&unbound) {
         runs++;
     }
     CHECK_EQ(runs, 0);
@@ -361,8 +330,7 @@ blocked_with(void *p)
 {
     struct blocked_ctx *ctx = p;
     atomic_store(&ctx->started, 1);
-    CT_WITH_LOCK(&ctx->lock)
-    {
+    CT_WITH_LOCK(&ctx->lock) {
         atomic_store(&ctx->inside, 1);
     }
     return NULL;
@@ -401,8 +369,7 @@ contention_worker(void *p)
 {
     struct counter_ctx *ctx = p;
     for (int i = 0; i < CONTENTION_ITERS; i++) {
-        CT_WITH_LOCK(&ctx->lock)
-        {
+        CT_WITH_LOCK(&ctx->lock) {
             ct_test_update_max(&ctx->max_inside,
                                atomic_fetch_add(&ctx->inside, 1) + 1);
             ctx->value++;
@@ -412,10 +379,8 @@ contention_worker(void *p)
                 continue;
             }
         }
-        CT_WITH_RLOCK(&ctx->rlock)
-        {
-            CT_WITH_RLOCK(&ctx->rlock)
-            {
+        CT_WITH_RLOCK(&ctx->rlock) {
+            CT_WITH_RLOCK(&ctx->rlock) {
                 ctx->rvalue++;
             }
         }
