@@ -1,7 +1,6 @@
 // The README's minimal example, built by `make examples` so it never goes
 // stale: keep the two identical.
-// cc -std=c11 counter.c -pthread \
-//     $(pkg-config --cflags --libs cthreading)
+// cc counter.c -pthread $(pkg-config --cflags --libs cthreading)
 #include <cthreading.h>
 #include <pthread.h>
 #include <stdio.h>
