@@ -1,12 +1,16 @@
-// ct_semaphore: a count plus the parking lot. _waiters tells release
-// whether anyone may be parked, so the common release is one CAS and no
-// system call. A waiter raises _waiters before it last looks at the count
-// and a releaser raises the count before it looks at _waiters (both
-// seq_cst), so at least one of them sees the other: no lost wake-up.
+// ct_semaphore: one 64-bit word holding the count (low 32 bits) and the
+// number of waiters (high 32 bits), plus the parking lot. Because both live
+// in one word, a release's CAS returns, atomically with raising the count,
+// whether anyone may sleep: no lost wake-up without any fence games, and no
+// access to the semaphore after the unit is published (glibc's sem_post had
+// that bug, #12674: the thread that takes the unit may free the semaphore).
 #include <cthreading/semaphore.h>
 
 #include "sync/atomic.h"
 #include "sync/parking_lot.h"
+
+#define COUNT_MASK UINT64_C(0xffffffff)
+#define ONE_WAITER (UINT64_C(1) << 32)
 
 static int
 init(ct_semaphore *sem, int64_t value, bool bounded)
@@ -14,10 +18,8 @@ init(ct_semaphore *sem, int64_t value, bool bounded)
     if (sem == NULL || value < 0 || value > CT_SEMAPHORE_MAX) {
         return CT_EINVAL;
     }
-    sem->_value = value;
+    sem->_state = (uint64_t)value;
     sem->_limit = bounded ? value + 1 : 0;
-    sem->_waiters = 0;
-    sem->_reserved = 0;
     return 0;
 }
 
@@ -43,11 +45,11 @@ ct_semaphore_destroy(ct_semaphore *sem)
 static bool
 try_take(ct_semaphore *sem)
 {
-    int64_t v = ct__load_relaxed(&sem->_value);
-    while (v > 0) {
+    uint64_t v = ct__load_relaxed(&sem->_state);
+    while ((v & COUNT_MASK) > 0) {
         // acquire: pairs with the release's CAS, so what the releaser wrote
         // before release() is visible.
-        if (ct__cas_acquire(&sem->_value, &v, v - 1)) {
+        if (ct__cas_acquire(&sem->_state, &v, v - 1)) {
             return true;
         }
     }
@@ -58,7 +60,7 @@ static bool
 validate_empty(void *arg)
 {
     ct_semaphore *sem = arg;
-    return ct__load_relaxed(&sem->_value) <= 0;
+    return (ct__load_relaxed(&sem->_state) & COUNT_MASK) == 0;
 }
 
 int
@@ -74,10 +76,12 @@ ct_semaphore_acquire(ct_semaphore *sem, ct_duration timeout)
         return CT_ETIMEDOUT;
     }
     ct__deadline deadline = ct__deadline_after(timeout);
-    ct__fetch_add_seq_cst(&sem->_waiters, 1);
+    // Counted as a waiter from here on: a release that raises the count
+    // after this sees us in the same word and wakes someone.
+    ct__fetch_add_seq_cst(&sem->_state, ONE_WAITER);
     int rc = CT_ETIMEDOUT;
     for (;;) {
-        if (ct__load_seq_cst(&sem->_value) > 0 && try_take(sem)) {
+        if (try_take(sem)) {
             rc = 0;
             break;
         }
@@ -94,7 +98,7 @@ ct_semaphore_acquire(ct_semaphore *sem, ct_duration timeout)
             break;
         }
     }
-    ct__fetch_sub_relaxed(&sem->_waiters, 1);
+    ct__fetch_sub_relaxed(&sem->_state, ONE_WAITER);
     return rc;
 }
 
@@ -105,13 +109,14 @@ ct_semaphore_release(ct_semaphore *sem, int64_t n)
         return CT_EINVAL;
     }
     int64_t max = sem->_limit > 0 ? sem->_limit - 1 : CT_SEMAPHORE_MAX;
-    int64_t v = ct__load_relaxed(&sem->_value);
+    uint64_t v = ct__load_relaxed(&sem->_state);
     do {
-        if (n > max - v) {
+        if (n > max - (int64_t)(v & COUNT_MASK)) {
             return CT_EOVERFLOW;
         }
-    } while (!ct__cas_seq_cst(&sem->_value, &v, v + n));
-    if (ct__load_seq_cst(&sem->_waiters) != 0) {
+    } while (!ct__cas_seq_cst(&sem->_state, &v, v + (uint64_t)n));
+    // From here on `sem` may already be freed: only its address is used.
+    if ((v >> 32) != 0) {
         ct__unpark(sem, (size_t)n, NULL, NULL);
     }
     return 0;
@@ -123,5 +128,5 @@ ct_semaphore_value(const ct_semaphore *sem)
     if (sem == NULL) {
         return CT_EINVAL;
     }
-    return ct__load_relaxed(&sem->_value);
+    return (int64_t)(ct__load_relaxed(&sem->_state) & COUNT_MASK);
 }

@@ -10,25 +10,24 @@
 extern "C" {
 #endif
 
-// _value is the count; _limit is 0 for a plain semaphore or initial + 1
-// for a bounded one; _waiters counts threads about to park or parked, so
-// release wakes nobody (and makes no system call) when it is 0. Valid when
-// zeroed (a Semaphore(0)).
+// _state packs the count (low 32 bits) and the number of threads about to
+// park or parked (high 32 bits) into one word, so a release learns from
+// its own CAS whether to wake anyone and never touches the semaphore
+// after making the unit available: the thread that takes it may free the
+// semaphore at once (a one-shot completion). _limit is 0 for a plain
+// semaphore or initial + 1 for a bounded one; it never changes after init.
+// Valid when zeroed (a Semaphore(0)).
 typedef struct ct_semaphore {
-    int64_t _value;
+    uint64_t _state;
     int64_t _limit;
-    uint32_t _waiters;
-    uint32_t _reserved;
 } ct_semaphore;
 
 // clang-format off
-#define CT_SEMAPHORE_INIT(value) {(value), 0, 0, 0}
+#define CT_SEMAPHORE_INIT(value) {(uint64_t)(value), 0}
+#define CT_BOUNDED_SEMAPHORE_INIT(value) {(uint64_t)(value), (value) + 1}
 // clang-format on
-// clang-format off
-#define CT_BOUNDED_SEMAPHORE_INIT(value) {(value), (value) + 1, 0, 0}
-// clang-format on
-// The largest initial value and count.
-#define CT_SEMAPHORE_MAX (INT64_MAX - 1)
+// The largest initial value and count (the count has 31 bits of the word).
+#define CT_SEMAPHORE_MAX ((int64_t)INT32_MAX)
 
 // Initializes a semaphore with count `value`. Returns 0, or CT_EINVAL if
 // `sem` is NULL or value is negative or above CT_SEMAPHORE_MAX.
