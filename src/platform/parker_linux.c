@@ -66,7 +66,9 @@ ct__parker_park(ct__parker *p, int64_t deadline_ns)
         }
     }
     struct timespec ts, *tsp = NULL;
-    if (deadline_ns != INT64_MAX) {
+    // A deadline past what time_t holds (32-bit time_t) is no deadline.
+    if (deadline_ns != INT64_MAX &&
+        (sizeof(time_t) >= 8 || deadline_ns / 1000000000 <= INT32_MAX)) {
         if (deadline_ns < 0) {
             deadline_ns = 0;
         }
@@ -91,6 +93,10 @@ ct__parker_park(ct__parker *p, int64_t deadline_ns)
                 return 0;
             }
             return CT_ETIMEDOUT;
+        }
+        if (r == -1 && errno != EAGAIN && errno != EINTR) {
+            // EFAULT, EINVAL, ENOSYS: looping would spin forever.
+            ct__os_abort("futex wait failed");
         }
         // 0 (woken), EAGAIN (word changed), EINTR: check again.
     }

@@ -55,7 +55,16 @@ ct__parker_prepare(ct__parker *p)
 bool
 ct__parker_poll(const ct__parker *p)
 {
-    return atomic_load_explicit(&pp(p)->notified, memory_order_acquire) != 0;
+    posix_parker *k = pp(p);
+    if (!atomic_load_explicit(&k->notified, memory_order_acquire)) {
+        return false;
+    }
+    // The unparker sets the flag under the mutex and still signals and
+    // unlocks after it: wait for that to finish, or our thread could exit
+    // and recycle the parker's memory while the unparker is using it.
+    check(pthread_mutex_lock(&k->mutex), "pthread_mutex_lock failed");
+    check(pthread_mutex_unlock(&k->mutex), "pthread_mutex_unlock failed");
+    return true;
 }
 
 int
@@ -71,6 +80,10 @@ ct__parker_park(ct__parker *p, int64_t deadline_ns)
         ts.tv_sec = (time_t)(deadline_ns / 1000000000);
         ts.tv_nsec = (long)(deadline_ns % 1000000000);
     }
+    // The condition waits are cancellation points; a cancelled waiter would
+    // leave its record in a parking-lot queue. Parking is never cancelled.
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     check(pthread_mutex_lock(&k->mutex), "pthread_mutex_lock failed");
     while (!atomic_load_explicit(&k->notified, memory_order_acquire)) {
         if (deadline_ns == INT64_MAX) {
@@ -90,6 +103,7 @@ ct__parker_park(ct__parker *p, int64_t deadline_ns)
         }
     }
     check(pthread_mutex_unlock(&k->mutex), "pthread_mutex_unlock failed");
+    pthread_setcancelstate(cancel_state, NULL);
     return result;
 }
 
@@ -99,8 +113,8 @@ ct__parker_unpark(ct__parker *p)
     posix_parker *k = pp(p);
     // The flag is set under the mutex so the owner cannot check it and go to
     // sleep between our store and our signal. The owner returns from park()
-    // only after taking the mutex, which we release last, so the parker is
-    // still alive for the whole of this function.
+    // and from a true poll() only after taking the mutex, which we release
+    // last, so the parker is still alive for the whole of this function.
     check(pthread_mutex_lock(&k->mutex), "pthread_mutex_lock failed");
     atomic_store_explicit(&k->notified, 1, memory_order_release);
     check(pthread_cond_signal(&k->cond), "pthread_cond_signal failed");

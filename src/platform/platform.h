@@ -25,7 +25,10 @@ void ct__parker_init(ct__parker *p);
 // call. Called by the owner only.
 void ct__parker_prepare(ct__parker *p);
 // Returns true if the parker has been unparked since prepare() (acquire
-// order: what the unparker wrote before unpark() is visible). Owner only.
+// order: what the unparker wrote before unpark() is visible). Once it
+// returns true, as once park() returns 0, the unparker touches the parker
+// only in ways that stay harmless if the owner's thread has exited (see
+// unpark below), so the owner may go on at once. Owner only.
 bool ct__parker_poll(const ct__parker *p);
 // Sleeps until unparked or until the absolute monotonic time `deadline_ns`
 // (INT64_MAX: no deadline). Returns 0 when unparked, or CT_ETIMEDOUT (the
