@@ -35,7 +35,9 @@ ct_event_set(ct_event *event)
             return 0;
         }
         // Waiters may sleep: announce a new generation so that they, and
-        // only they, know a set() happened during their wait.
+        // only they, know a set() happened during their wait. It wraps
+        // after 2^30 such sets; a waiter descheduled across exactly that
+        // many would miss one wake-up and wait for the next set.
         next = (v & PARKED) ? ((v & ~FLAGS) + GEN_ONE) | SET : v | SET;
         // acq_rel: release pairs with the waiters' acquire loads.
     } while (!ct__cas_acq_rel(&event->_state, &v, next));

@@ -402,7 +402,26 @@ contention(void)
     CHECK(!ct_rlock_locked(&ctx.rlock));
 }
 
+// The primitive expression is evaluated once, like a function argument:
+// `CT_WITH_LOCK(&locks[i++])` takes and releases the same lock.
+static void
+expression_evaluated_once(void)
+{
+    ct_lock locks[3] = {CT_LOCK_INIT, CT_LOCK_INIT, CT_LOCK_INIT};
+    int i = 0;
+    CT_WITH_LOCK(&locks[i++]) {
+        CHECK_EQ(i, 1);
+        CHECK(ct_lock_locked(&locks[0]));
+        CHECK(!ct_lock_locked(&locks[1]));
+    }
+    CHECK_EQ(i, 1);
+    for (int k = 0; k < 3; k++) {
+        CHECK(!ct_lock_locked(&locks[k]));
+    }
+}
+
 CT_SUITE(scope) = {
+    {"expression evaluated once", expression_evaluated_once},
     {"lock released at end", lock_released_at_end},
     {"lock released on break", lock_released_on_break},
     {"lock released on continue", lock_released_on_continue},

@@ -54,7 +54,10 @@ CT_API int ct_condition_release(ct_condition *cond);
 // `timeout`, then re-acquires the lock (restoring the depth) before it
 // returns, on every path. Returns 0 if notified, CT_ETIMEDOUT if the time
 // ran out, CT_EPERM if the caller does not hold the lock (nothing waited),
-// CT_EINVAL for a NULL or unbound condition. No spurious wake-ups.
+// CT_EINVAL for a NULL or unbound condition. No spurious wake-ups. A
+// timeout <= 0 returns CT_ETIMEDOUT at once without releasing the lock
+// (Python's wait(0) releases and re-takes it; nobody could notify a wait
+// that does not last, so only other threads' chance to run differs).
 CT_API CT_NODISCARD int ct_condition_wait(ct_condition *cond,
                                           ct_duration timeout);
 

@@ -68,6 +68,11 @@ ct_lock_acquire(ct_lock *lock, ct_duration timeout)
 
 // Releases the lock; any thread may release it. Returns 0, CT_EPERM if it
 // was not locked (state unchanged), CT_EINVAL for NULL. Never blocks.
+// Two releases of one acquisition must not race each other: with waiters
+// parked both may return 0, and the second may unlock the lock under the
+// waiter it was handed to (CPython's PyMutex behaves the same). A release
+// that follows the first one in time gets CT_EPERM.
+
 CT_API inline int
 ct_lock_release(ct_lock *lock)
 {

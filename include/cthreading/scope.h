@@ -41,9 +41,21 @@ ct__scope_exit(ct__scope *s)
 }
 
 static inline int
+ct__scope_acquire_lock(void *p)
+{
+    return ct_lock_acquire((ct_lock *)p, CT_FOREVER);
+}
+
+static inline int
 ct__scope_release_lock(void *p)
 {
     return ct_lock_release((ct_lock *)p);
+}
+
+static inline int
+ct__scope_acquire_rlock(void *p)
+{
+    return ct_rlock_acquire((ct_rlock *)p, CT_FOREVER);
 }
 
 static inline int
@@ -53,9 +65,21 @@ ct__scope_release_rlock(void *p)
 }
 
 static inline int
+ct__scope_acquire_semaphore(void *p)
+{
+    return ct_semaphore_acquire((ct_semaphore *)p, CT_FOREVER);
+}
+
+static inline int
 ct__scope_release_semaphore(void *p)
 {
     return ct_semaphore_release((ct_semaphore *)p, 1);
+}
+
+static inline int
+ct__scope_acquire_condition(void *p)
+{
+    return ct_condition_acquire((ct_condition *)p, CT_FOREVER);
 }
 
 static inline int
@@ -64,12 +88,14 @@ ct__scope_release_condition(void *p)
     return ct_condition_release((ct_condition *)p);
 }
 
-// Makes the scope record: `rc` is the acquire's result; on failure the
-// block is skipped and nothing is released.
+// Acquires `obj` (evaluated once, by the macro) and makes the scope
+// record; if the acquire fails (NULL, an unbound condition) the block is
+// skipped and nothing is released.
 static inline ct__scope
-ct__scope_enter(void *obj, int rc, int (*release)(void *))
+ct__scope_enter(void *obj, int (*acquire)(void *), int (*release)(void *))
 {
     ct__scope s;
+    int rc = acquire(obj);
     s.obj = rc == 0 ? obj : NULL;
     s.release = release;
     s.once = rc == 0;
@@ -83,20 +109,16 @@ ct__scope_enter(void *obj, int rc, int (*release)(void *))
 
 // Holds a ct_lock for the block.
 #define CT_WITH_LOCK(lockp)                                                    \
-    CT__WITH((lockp), ct_lock_acquire((lockp), CT_FOREVER),                    \
-             ct__scope_release_lock)
+    CT__WITH((lockp), ct__scope_acquire_lock, ct__scope_release_lock)
 // Holds a ct_rlock for the block.
 #define CT_WITH_RLOCK(rlockp)                                                  \
-    CT__WITH((rlockp), ct_rlock_acquire((rlockp), CT_FOREVER),                 \
-             ct__scope_release_rlock)
+    CT__WITH((rlockp), ct__scope_acquire_rlock, ct__scope_release_rlock)
 // Holds one unit of a ct_semaphore for the block.
 #define CT_WITH_SEMAPHORE(semp)                                                \
-    CT__WITH((semp), ct_semaphore_acquire((semp), CT_FOREVER),                 \
-             ct__scope_release_semaphore)
+    CT__WITH((semp), ct__scope_acquire_semaphore, ct__scope_release_semaphore)
 // Holds a condition's lock for the block.
 #define CT_WITH_CONDITION(condp)                                               \
-    CT__WITH((condp), ct_condition_acquire((condp), CT_FOREVER),               \
-             ct__scope_release_condition)
+    CT__WITH((condp), ct__scope_acquire_condition, ct__scope_release_condition)
 
 #ifdef __cplusplus
 }
