@@ -1309,13 +1309,17 @@ section_burn(void)
 {
     const char *sec = BENCH_SEC_BURN;
     pin_mode mode = g_ncpu > 1 ? PIN_DIFF : PIN_SAME;
+    // A rep costs only one 50 ms wait, and the figures swing by tens of us
+    // (the FUTEX_WAIT floor alone went from 14 to 78 us in one run), so
+    // this section takes twice the reps plus one for a steadier median.
+    int reps = opt.reps * 2 + 1;
     char how[320];
     snprintf(how, sizeof(how),
              "CPU time the waiting thread uses for one wait that lasts %.0f "
              "ms (CLOCK_THREAD_CPUTIME_ID around the call, in the waiter; "
              "includes the wake-up); waiter and waker pinned %s; median of %d "
              "reps",
-             (double)opt.burn_ns / 1e6, pin_names[mode], opt.reps);
+             (double)opt.burn_ns / 1e6, pin_names[mode], reps);
     section_header("4b. CPU burnt by a waiter before it sleeps", how);
     const bench_case *cases[32];
     int n = 0;
@@ -1324,7 +1328,7 @@ section_burn(void)
             cases[n++] = c;
         }
     }
-    for (int rep = 0; rep < opt.reps; rep++) {
+    for (int rep = 0; rep < reps; rep++) {
         for (int i = 0; i < n; i++) {
             const bench_case *c = cases[i];
             if (case_skip_reason(c) != NULL) {

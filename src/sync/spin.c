@@ -9,7 +9,7 @@
 
 enum {
     PAUSE_ROUNDS = 3,
-    BUDGET_NS = 6000,
+    BUDGET_NS = 4000,
     MAX_ROUNDS = 256, // a bound even if the clock stood still
 };
 

@@ -29,7 +29,7 @@ typedef struct ct__spin {
 
 // Waits one round and returns true, or returns false when the caller should
 // park instead (budget used up, or no spin slot free). Once it has returned
-// false it keeps returning false. The budget is 6 us of waiting, measured
+// false it keeps returning false. The budget is 4 us of waiting, measured
 // on the clock: a sched_yield costs 0.2 us on one host and 0.7 us on
 // another, so a count of rounds would not bound the CPU a waiter burns.
 bool ct__spin_next(ct__spin *s);
