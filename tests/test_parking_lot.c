@@ -3,7 +3,10 @@
 // keys that share a bucket.
 #include "harness/test.h"
 
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "sync/parking_lot.h"
 #include "sync/spin.h"
@@ -224,7 +227,10 @@ unpark_racing_timeout_is_never_lost(void)
 {
     enum { ROUNDS = 300 };
     int lost = 0;
-    for (int i = 0; i < ROUNDS; i++) {
+    // Each round starts a thread; on a loaded machine that is slow, so the
+    // test stops after 1.5 s whatever the count.
+    int64_t end = ct_test_now() + CT_MILLIS(1500);
+    for (int i = 0; i < ROUNDS && ct_test_now() < end; i++) {
         parker_arg a = {&key_word, 0,   CT_MICROS(50 + (i % 7) * 20), -1, 0,
                         NULL,      NULL};
         pthread_t t = ct_test_spawn(park_thread, &a);
@@ -354,7 +360,58 @@ spin_slots_are_always_returned(void)
     CHECK_EQ(ct__spin_active(), 0);
 }
 
+// fork() while another thread keeps taking one bucket's lock: in the child
+// that thread is gone, and without the at-fork reset the child would block
+// forever on a lock it inherited held. Each child parks on a key of that
+// bucket with a 1 ms deadline and must come back with CT_ETIMEDOUT.
+static int fork_key;
+static atomic_int fork_stop;
+
+static void *
+bucket_hammer(void *p)
+{
+    (void)p;
+    while (!atomic_load(&fork_stop)) {
+        ct__unpark(&fork_key, 1, NULL, NULL);
+    }
+    return NULL;
+}
+
+static void
+fork_child_can_park(void)
+{
+    pthread_t t = ct_test_spawn(bucket_hammer, NULL);
+    for (int i = 0; i < 100; i++) {
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            ct__park_args args = {.deadline = ct__deadline_after(CT_MILLIS(1))};
+            int rc = ct__park(&fork_key, &args, NULL);
+            _exit(rc == CT_ETIMEDOUT && ct__spin_active() == 0 ? 0 : 1);
+        }
+        // Wait for the child, but never forever: a hung child is the bug.
+        int status = 0;
+        int64_t deadline = ct_test_now() + CT_SECONDS(2) * ct_test_scale();
+        pid_t got;
+        while ((got = waitpid(pid, &status, WNOHANG)) == 0 &&
+               ct_test_now() < deadline) {
+            sched_yield();
+        }
+        if (got == 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &status, 0);
+            atomic_store(&fork_stop, 1);
+            ct_test_join(t);
+            ct_test_fail(__FILE__, __LINE__, "fork child %d hung parking", i);
+        }
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+    atomic_store(&fork_stop, 1);
+    ct_test_join(t);
+}
+
 CT_SUITE(parking_lot) = {
+    {"fork child can park", fork_child_can_park},
     {"spin slots are always returned", spin_slots_are_always_returned},
     {"unpark wakes in FIFO order", unpark_wakes_in_fifo_order},
     {"unpark n wakes exactly n", unpark_n_wakes_exactly_n},

@@ -3,6 +3,7 @@
 // process_cpu_count() does.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,14 @@ ct__os_cpu_online(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
+}
+
+void
+ct__os_at_fork_child(void (*child)(void))
+{
+    if (pthread_atfork(NULL, NULL, child) != 0) {
+        ct__os_abort("pthread_atfork failed");
+    }
 }
 
 _Noreturn void

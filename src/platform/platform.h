@@ -57,6 +57,10 @@ int ct__os_cpu_count(void);
 // thread's affinity: for the spin policy, which must not conclude "one
 // CPU" from a thread pinned to one.
 int ct__os_cpu_online(void);
+// Arranges for `child` to run in the child process after every fork(),
+// before fork() returns there (pthread_atfork). Call it at most once per
+// handler; the handler runs with only the forking thread alive.
+void ct__os_at_fork_child(void (*child)(void));
 // Prints "cthreading: fatal: <message>" to stderr and aborts. For states
 // that cannot happen (an OS call that must not fail did).
 _Noreturn void ct__os_abort(const char *message);

@@ -70,6 +70,30 @@ ct__thread_id(void)
     return id;
 }
 
+// In a child of fork() only the forking thread exists: every other
+// thread's queue entry is gone, and a bucket lock that another thread held
+// at the fork would stay held forever. The forking thread itself is in no
+// queue (it was running fork()), so emptying the whole table is exact.
+// Spin slots held by vanished threads are returned too.
+static void
+after_fork_child(void)
+{
+    for (size_t i = 0; i < sizeof buckets / sizeof buckets[0]; i++) {
+        buckets[i].lock = 0;
+        buckets[i].head = NULL;
+        buckets[i].tail = NULL;
+    }
+    ct__spin_after_fork();
+}
+
+// Registers the fork handler when the library is loaded, before any thread
+// of the program can park.
+__attribute__((constructor)) static void
+register_fork_handler(void)
+{
+    ct__os_at_fork_child(after_fork_child);
+}
+
 static waiter *
 self_waiter(void)
 {

@@ -80,3 +80,11 @@ ct__spin_active(void)
 {
     return ct__load_relaxed(&spinners);
 }
+
+void
+ct__spin_after_fork(void)
+{
+    // Only the forking thread exists, and it is not spinning (it is in
+    // fork()).
+    ct__store_relaxed(&spinners, 0);
+}

@@ -36,6 +36,8 @@ bool ct__spin_next(ct__spin *s);
 // Gives back the spin slot; call it when the spin loop ends early (the
 // awaited state arrived). Harmless when no slot is held.
 void ct__spin_end(ct__spin *s);
+// In a child of fork(): forgets the slots of threads that no longer exist.
+void ct__spin_after_fork(void);
 // Returns the number of spin slots in use (for tests: 0 when idle).
 int ct__spin_active(void);
 
