@@ -28,14 +28,26 @@ missing() {
     done
 }
 
+# Runs "$@" up to three times: a registry hiccup must not fail CI.
+retry() {
+    for attempt in 1 2 3; do
+        if "$@"; then
+            return 0
+        fi
+        echo "deps: attempt $attempt failed: $*" >&2
+        sleep $((attempt * 5))
+    done
+    return 1
+}
+
 updated=
 install() {
     echo "deps: installing $*"
     if [ -z "$updated" ]; then
-        $SUDO apt-get update -qq
+        retry $SUDO apt-get update -qq
         updated=1
     fi
-    $SUDO env DEBIAN_FRONTEND=noninteractive \
+    retry $SUDO env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq --no-install-recommends "$@" > /dev/null
 }
 
