@@ -32,8 +32,10 @@ OUT := build/$(CCNAME)-$(BUILD)$(if $(SAN),-$(SANDIR))$(if $(filter posix,$(PLAT
 
 # --- Sources: the platform files are chosen here, once ----------------------
 
-PLATFORM_SRCS_linux := src/platform/parker_linux.c src/platform/os_posix.c
-PLATFORM_SRCS_posix := src/platform/parker_posix.c src/platform/os_posix.c
+PLATFORM_SRCS_linux := src/platform/parker_linux.c src/platform/os_posix.c \
+    src/platform/thread_posix.c
+PLATFORM_SRCS_posix := src/platform/parker_posix.c src/platform/os_posix.c \
+    src/platform/thread_posix.c
 ifeq ($(PLATFORM_SRCS_$(PLATFORM)),)
 $(error PLATFORM=$(PLATFORM): choose linux or posix)
 endif

@@ -5,6 +5,7 @@
 #define CT_PLATFORM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 // --- The thread parker (parker_linux.c: futex; parker_posix.c: mutex+cond)
@@ -41,6 +42,52 @@ int ct__parker_park(ct__parker *p, int64_t deadline_ns);
 // wake on a recycled address is a spurious wake-up for someone who absorbs
 // it).
 void ct__parker_unpark(ct__parker *p);
+
+// --- OS threads (thread_posix.c)
+//
+// The raw material of ct_thread: start, join or detach, identities, the OS
+// name, and a per-thread exit hook. No registry and no policy here.
+typedef struct ct__os_thread {
+    _Alignas(16) unsigned char opaque[16];
+} ct__os_thread;
+
+// Starts fn(arg) on a new OS thread with a stack of at least `stack_bytes`
+// (0: the OS default). Returns 0, CT_EINVAL if stack_bytes is non-zero and
+// below ct__os_thread_stack_min(), or CT_EAGAIN if the OS refuses (thread
+// limit, no memory for the stack); nothing is left behind on failure.
+int ct__os_thread_start(ct__os_thread *t, size_t stack_bytes,
+                        void *(*fn)(void *), void *arg);
+// Waits for the thread to end and frees what the OS kept for it. Exactly
+// once per started thread that was not detached; never on oneself.
+void ct__os_thread_join(ct__os_thread *t);
+// Lets the OS free the thread's resources when it ends (instead of join).
+void ct__os_thread_detach(ct__os_thread *t);
+// Returns the calling thread's OS handle as a non-zero integer (Python's
+// get_ident(): unique among live threads, may be reused after one ends).
+uintptr_t ct__os_thread_ident(void);
+// Returns the kernel's id of the calling thread (Linux: gettid), as shown in
+// /proc/self/task and by top -H (Python's get_native_id()).
+uint64_t ct__os_thread_native_id(void);
+// Sets the calling thread's OS name (top -H, gdb, /proc/.../comm) to the
+// first CT__OS_NAME_MAX bytes of `name`, cut back to a UTF-8 character
+// boundary. Best effort: silently does nothing where the OS cannot.
+#define CT__OS_NAME_MAX 15
+void ct__os_thread_set_name(const char *name);
+// Returns the smallest stack size ct__os_thread_start() accepts.
+size_t ct__os_thread_stack_min(void);
+
+// A per-thread slot with an exit hook: when a thread that stored a non-NULL
+// value exits, dtor(value) runs in that thread (also for threads the library
+// did not create). Keys are few: create them once, at first need.
+typedef struct ct__os_key {
+    uintptr_t value;
+} ct__os_key;
+
+// Creates a key. Returns 0 or CT_EAGAIN (the OS ran out of keys).
+int ct__os_key_create(ct__os_key *key, void (*dtor)(void *value));
+// Stores / loads the calling thread's value for `key`.
+void ct__os_key_set(ct__os_key key, void *value);
+void *ct__os_key_get(ct__os_key key);
 
 // --- Clock, scheduling and process facts (os_posix.c)
 
