@@ -86,6 +86,18 @@ party_init(party *pt, ct_barrier *b, ct_duration timeout, action_ctx *act)
     pt->rc = 1000; // not a possible result
 }
 
+// Starts `n` parties that wait with `timeout` and returns once all wait.
+static void
+start_waiting_parties(ct_barrier *b, party *pts, pthread_t *threads, int n,
+                      ct_duration timeout)
+{
+    for (int i = 0; i < n; i++) {
+        party_init(&pts[i], b, timeout, NULL);
+        threads[i] = ct_test_spawn(party_wait, &pts[i]);
+    }
+    await_waiting(b, n);
+}
+
 // Runs one full cycle of `n` threads on `b` and checks the indices are
 // 0..n-1, each once.
 static void
@@ -444,11 +456,7 @@ abort_wakes_waiters(void)
     CHECK_OK(ct_barrier_init(&b, N, NULL, NULL, CT_FOREVER));
     party pts[N - 1];
     pthread_t threads[N - 1];
-    for (int i = 0; i < N - 1; i++) {
-        party_init(&pts[i], &b, CT_FOREVER, NULL);
-        threads[i] = ct_test_spawn(party_wait, &pts[i]);
-    }
-    await_waiting(&b, N - 1);
+    start_waiting_parties(&b, pts, threads, N - 1, CT_FOREVER);
     CHECK_OK(ct_barrier_abort(&b));
     for (int i = 0; i < N - 1; i++) {
         ct_test_join(threads[i]);
@@ -542,11 +550,7 @@ reset_kicks_waiters(void)
     CHECK_OK(ct_barrier_init(&b, N, NULL, NULL, CT_FOREVER));
     party pts[N - 1];
     pthread_t threads[N - 1];
-    for (int i = 0; i < N - 1; i++) {
-        party_init(&pts[i], &b, CT_FOREVER, NULL);
-        threads[i] = ct_test_spawn(party_wait, &pts[i]);
-    }
-    await_waiting(&b, N - 1);
+    start_waiting_parties(&b, pts, threads, N - 1, CT_FOREVER);
     CHECK_OK(ct_barrier_reset(&b));
     // Resetting is not broken (Python's `broken` is False meanwhile).
     CHECK(!ct_barrier_is_broken(&b));
@@ -610,18 +614,6 @@ reset_by_a_party(void)
 }
 
 // --- timeouts ---------------------------------------------------------------
-
-// Starts `n` parties that wait with `timeout` and returns once all wait.
-static void
-start_waiting_parties(ct_barrier *b, party *pts, pthread_t *threads, int n,
-                      ct_duration timeout)
-{
-    for (int i = 0; i < n; i++) {
-        party_init(&pts[i], b, timeout, NULL);
-        threads[i] = ct_test_spawn(party_wait, &pts[i]);
-    }
-    await_waiting(b, n);
-}
 
 static void
 timeout_breaks_the_barrier(void)

@@ -95,7 +95,7 @@ ct__os_thread_native_id(void)
 #endif
 
 // Cuts `name` to at most CT__OS_NAME_MAX bytes without splitting a UTF-8
-// character (continuation bytes are 10xxxxxx).
+// character (a continuation byte has its top two bits set to 1, 0).
 static void
 cut_name(char *out, const char *name)
 {
