@@ -7,9 +7,11 @@
 #include "cthreading/barrier.h"
 #include "cthreading/condition.h"
 #include "cthreading/event.h"
+#include "cthreading/local.h"
 #include "cthreading/lock.h"
 #include "cthreading/rlock.h"
 #include "cthreading/scope.h"
 #include "cthreading/semaphore.h"
+#include "cthreading/thread.h"
 
 #endif

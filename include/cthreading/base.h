@@ -18,11 +18,17 @@ extern "C" {
 #define CT_NODISCARD __attribute__((warn_unused_result))
 #define CT_LIKELY(x) __builtin_expect(!!(x), 1)
 #define CT_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define CT_NORETURN __attribute__((noreturn))
 #else
 #define CT_API
 #define CT_NODISCARD
 #define CT_LIKELY(x) (x)
 #define CT_UNLIKELY(x) (x)
+#if defined(__cplusplus)
+#define CT_NORETURN [[noreturn]]
+#else
+#define CT_NORETURN _Noreturn
+#endif
 #endif
 
 #define CT_VERSION_MAJOR 0

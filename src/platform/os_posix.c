@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cthreading/base.h>
+
 #include "platform.h"
 
 int64_t
@@ -66,11 +68,18 @@ ct__os_cpu_online(void)
 }
 
 void
-ct__os_at_fork_child(void (*child)(void))
+ct__os_at_fork(void (*prepare)(void), void (*parent)(void),
+               void (*child)(void))
 {
-    if (pthread_atfork(NULL, NULL, child) != 0) {
+    if (pthread_atfork(prepare, parent, child) != 0) {
         ct__os_abort("pthread_atfork failed");
     }
+}
+
+int
+ct__os_at_exit(void (*fn)(void))
+{
+    return atexit(fn) == 0 ? 0 : CT_ENOMEM;
 }
 
 _Noreturn void

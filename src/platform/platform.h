@@ -73,8 +73,18 @@ uint64_t ct__os_thread_native_id(void);
 // boundary. Best effort: silently does nothing where the OS cannot.
 #define CT__OS_NAME_MAX 15
 void ct__os_thread_set_name(const char *name);
+// Sets the OS name of another thread started by ct__os_thread_start() that
+// has not been joined or detached yet, as ct__os_thread_set_name() does for
+// the calling thread. Best effort.
+void ct__os_thread_set_name_of(ct__os_thread *t, const char *name);
 // Returns the smallest stack size ct__os_thread_start() accepts.
 size_t ct__os_thread_stack_min(void);
+// Returns true if the caller is the process's first thread (the one main()
+// runs on; after fork(), the forking thread). False where the OS cannot say.
+bool ct__os_thread_is_initial(void);
+// Ends the calling thread at once (pthread_exit): its exit hooks (keys
+// below) run. Never returns.
+_Noreturn void ct__os_thread_exit(void);
 
 // A per-thread slot with an exit hook: when a thread that stored a non-NULL
 // value exits, dtor(value) runs in that thread (also for threads the library
@@ -104,10 +114,17 @@ int ct__os_cpu_count(void);
 // thread's affinity: for the spin policy, which must not conclude "one
 // CPU" from a thread pinned to one.
 int ct__os_cpu_online(void);
-// Arranges for `child` to run in the child process after every fork(),
-// before fork() returns there (pthread_atfork). Call it at most once per
-// handler; the handler runs with only the forking thread alive.
-void ct__os_at_fork_child(void (*child)(void));
+// Arranges for the handlers to run around every fork() (pthread_atfork):
+// `prepare` in the forking thread just before it (handlers registered later
+// run first), then `parent` in the parent or `child` in the child, before
+// fork() returns there (in the order registered). Any may be NULL. Call it
+// once per set of handlers; `child` runs with only the forking thread alive.
+void ct__os_at_fork(void (*prepare)(void), void (*parent)(void),
+                    void (*child)(void));
+// Arranges for `fn` to run at normal process exit (atexit: after main
+// returns or exit() is called; handlers registered later run first).
+// Returns 0 or CT_ENOMEM.
+int ct__os_at_exit(void (*fn)(void));
 // Prints "cthreading: fatal: <message>" to stderr and aborts. For states
 // that cannot happen (an OS call that must not fail did).
 _Noreturn void ct__os_abort(const char *message);

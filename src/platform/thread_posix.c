@@ -10,6 +10,9 @@
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
+#if defined(__FreeBSD__) || defined(__OpenBSD__)
+#include <pthread_np.h>
+#endif
 
 #include <cthreading/base.h>
 
@@ -110,12 +113,24 @@ cut_name(char *out, const char *name)
 }
 
 #if defined(__linux__) || defined(__FreeBSD__) || defined(__NetBSD__)
-void
-ct__os_thread_set_name(const char *name)
+static void
+set_name_of(pthread_t t, const char *name)
 {
     char buf[CT__OS_NAME_MAX + 1];
     cut_name(buf, name);
-    (void)pthread_setname_np(pthread_self(), buf);
+    (void)pthread_setname_np(t, buf);
+}
+
+void
+ct__os_thread_set_name(const char *name)
+{
+    set_name_of(pthread_self(), name);
+}
+
+void
+ct__os_thread_set_name_of(ct__os_thread *t, const char *name)
+{
+    set_name_of(*handle(t), name);
 }
 #elif defined(__APPLE__)
 void
@@ -125,13 +140,54 @@ ct__os_thread_set_name(const char *name)
     cut_name(buf, name);
     (void)pthread_setname_np(buf);
 }
+
+// macOS names only the calling thread.
+void
+ct__os_thread_set_name_of(ct__os_thread *t, const char *name)
+{
+    (void)t;
+    (void)name;
+}
 #else
 void
 ct__os_thread_set_name(const char *name)
 {
     (void)name;
 }
+
+void
+ct__os_thread_set_name_of(ct__os_thread *t, const char *name)
+{
+    (void)t;
+    (void)name;
+}
 #endif
+
+#if defined(__linux__)
+bool
+ct__os_thread_is_initial(void)
+{
+    return syscall(SYS_gettid) == getpid();
+}
+#elif defined(__APPLE__) || defined(__FreeBSD__) || defined(__OpenBSD__)
+bool
+ct__os_thread_is_initial(void)
+{
+    return pthread_main_np() == 1;
+}
+#else
+bool
+ct__os_thread_is_initial(void)
+{
+    return false;
+}
+#endif
+
+_Noreturn void
+ct__os_thread_exit(void)
+{
+    pthread_exit(NULL);
+}
 
 int
 ct__os_key_create(ct__os_key *key, void (*dtor)(void *value))

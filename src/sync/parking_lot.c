@@ -87,11 +87,25 @@ after_fork_child(void)
 }
 
 // Registers the fork handler when the library is loaded, before any thread
-// of the program can park.
+// of the program can park. Child handlers run in the order registered, and
+// the layers above (the thread registry, ct_local) need a working parking
+// lot in theirs: their constructors call this first, so whichever
+// constructor runs first, the parking lot's handler comes first. Load-time
+// constructors run on one thread, so a plain flag suffices.
+void
+ct__parking_lot_fork_setup(void)
+{
+    static bool registered;
+    if (!registered) {
+        registered = true;
+        ct__os_at_fork(NULL, NULL, after_fork_child);
+    }
+}
+
 __attribute__((constructor)) static void
 register_fork_handler(void)
 {
-    ct__os_at_fork_child(after_fork_child);
+    ct__parking_lot_fork_setup();
 }
 
 static waiter *

@@ -69,6 +69,12 @@ typedef uintptr_t ct__unpark_fn(void *arg, ct__unpark_result result);
 size_t ct__unpark(const void *key, size_t max, ct__unpark_fn *callback,
                   void *arg);
 
+// Registers the parking lot's fork() handler if not done yet. A layer whose
+// own at-fork child handler parks or unparks calls this from its load-time
+// constructor before registering that handler, so the parking lot is
+// already reset when it runs.
+void ct__parking_lot_fork_setup(void);
+
 // Returns a non-zero identity of the calling thread, never reused within the
 // process, and cheap (a thread-local load). RLock and condition owners.
 uintptr_t ct__thread_id(void);
