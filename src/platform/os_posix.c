@@ -68,8 +68,7 @@ ct__os_cpu_online(void)
 }
 
 void
-ct__os_at_fork(void (*prepare)(void), void (*parent)(void),
-               void (*child)(void))
+ct__os_at_fork(void (*prepare)(void), void (*parent)(void), void (*child)(void))
 {
     if (pthread_atfork(prepare, parent, child) != 0) {
         ct__os_abort("pthread_atfork failed");

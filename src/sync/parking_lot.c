@@ -60,11 +60,23 @@ __thread uintptr_t ct__thread_ident;
 static uintptr_t last_identity;
 
 uintptr_t
+ct__thread_id_new(void)
+{
+    return ct__fetch_add_relaxed(&last_identity, 1) + 1;
+}
+
+void
+ct__thread_id_adopt(uintptr_t id)
+{
+    ct__thread_ident = id;
+}
+
+uintptr_t
 ct__thread_id(void)
 {
     uintptr_t id = ct__thread_ident;
     if (CT_UNLIKELY(id == 0)) {
-        id = ct__fetch_add_relaxed(&last_identity, 1) + 1;
+        id = ct__thread_id_new();
         ct__thread_ident = id;
     }
     return id;

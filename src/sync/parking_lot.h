@@ -78,5 +78,10 @@ void ct__parking_lot_fork_setup(void);
 // Returns a non-zero identity of the calling thread, never reused within the
 // process, and cheap (a thread-local load). RLock and condition owners.
 uintptr_t ct__thread_id(void);
+// Hands out a fresh identity for a thread about to start (so its creator
+// knows it at once); the new thread adopts it before anything else, which
+// must be before its first ct__thread_id().
+uintptr_t ct__thread_id_new(void);
+void ct__thread_id_adopt(uintptr_t id);
 
 #endif
