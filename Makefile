@@ -119,6 +119,10 @@ $(SHARED): $(LIB_OBJS)
 $(OUT)/ct_tests: $(TEST_OBJS) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(LIBS)
 
+# The program that tests/test_thread.c runs to see the join at process exit.
+$(OUT)/ct_exit_child: $(OUT)/obj/tests/exit_child.o $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(STATIC) $(LIBS)
+
 $(OUT)/ct_bench: $(BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(STATIC) $(GLIB_LIBS) $(LIBS)
 
@@ -127,7 +131,8 @@ $(OUT)/examples/%: examples/%.c $(STATIC) $(HEADERS)
 	$(CC) $(filter-out -Isrc,$(ALL_CFLAGS)) $(ALL_LDFLAGS) -MF $@.d -o $@ $< \
 	    $(STATIC) $(LIBS)
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
+    $(OUT)/obj/tests/exit_child.d
 
 # --- Tests -------------------------------------------------------------------
 
@@ -140,7 +145,7 @@ TEST_ENV += ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:$$ASAN_OPTIONS" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:$$UBSAN_OPTIONS"
 endif
 
-check: $(OUT)/ct_tests
+check: $(OUT)/ct_tests $(OUT)/ct_exit_child
 	$(TEST_ENV) $(OUT)/ct_tests $(if $(TEST),"$(TEST)")
 
 # The gate: every variant, then the install, header and lint checks. Each

@@ -13,5 +13,6 @@
 #include "cthreading/scope.h"
 #include "cthreading/semaphore.h"
 #include "cthreading/thread.h"
+#include "cthreading/timer.h"
 
 #endif

@@ -41,8 +41,9 @@ typedef int ct_thread_fn(void *arg);
 // Options for ct_thread_new(); NULL or zeroed options mean: the default
 // name, daemon inherited, the OS default stack.
 typedef struct ct_thread_opts {
-    // NULL or "": "Thread-N (target)". Any length, valid UTF-8; the OS sees
-    // its first 15 bytes, cut at a character boundary.
+    // NULL or "": "Thread-N (target)", N counting default names from 1.
+    // Any length, valid UTF-8; the OS sees its first 15 bytes, cut at a
+    // character boundary.
     const char *name;
     int daemon;        // CT_DAEMON_INHERIT, CT_DAEMON_NO or CT_DAEMON_YES
     size_t stack_size; // 0: the OS default; else >= CT_THREAD_STACK_MIN
@@ -64,10 +65,14 @@ CT_API int ct_thread_new_named(ct_thread **thread, ct_thread_fn *target,
 #define ct_thread_new(thread, target, arg, opts)                               \
     ct_thread_new_named((thread), (target), (arg), (opts), #target)
 
-// Starts the thread. Returns 0 once the new thread runs and its ident and
-// native id are set; CT_ESTATE if it was started before; CT_EINVAL for
-// NULL; CT_EAGAIN if the OS refused a thread (or CT_ENOMEM): the thread is
-// then in no list and may be started again.
+// Starts the thread. Returns 0 once the OS thread exists: from then on the
+// thread is alive (until it ends), listed, and its ident is set, and
+// ct_thread_native_id() returns its native id (after the few microseconds
+// the new thread takes to set it and its OS name), so callers observe what
+// Python promises after start(), while creating threads back to back
+// overlaps as with pthread_create. Returns CT_ESTATE if it was started
+// before; CT_EINVAL for NULL; CT_EAGAIN if the OS refused a thread: the
+// thread is then in no list and may be started again.
 CT_API int ct_thread_start(ct_thread *thread);
 // Waits until the thread has finished or `timeout` passes. Returns 0 (at
 // once, and again and again, once it finished), CT_ETIMEDOUT, CT_EDEADLK
@@ -83,10 +88,10 @@ CT_API bool ct_thread_is_alive(const ct_thread *thread);
 // valid until the handle is freed, even across renames (a rename keeps the
 // old string until then).
 CT_API const char *ct_thread_name(const ct_thread *thread);
-// Renames the thread. A thread the library created also gets the new OS
-// name (its first 15 bytes at a UTF-8 boundary) while it runs; the main
-// thread and Dummy threads keep their OS names. NULL or "" gives the
-// default name again. Returns 0, CT_EINVAL (NULL thread, not UTF-8) or
+// Renames the thread (any string, "" included, as Python's setter). A
+// thread the library created also gets the new OS name (its first 15 bytes
+// at a UTF-8 boundary) while it runs; the main thread and Dummy threads keep
+// their OS names. Returns 0, CT_EINVAL (NULL thread or name, not UTF-8) or
 // CT_ENOMEM.
 CT_API int ct_thread_set_name(ct_thread *thread, const char *name);
 // Returns the daemon flag (false for NULL).
@@ -98,7 +103,9 @@ CT_API int ct_thread_set_daemon(ct_thread *thread, bool daemon);
 // start. Kept after the thread ends.
 CT_API uint64_t ct_thread_ident(const ct_thread *thread);
 // Returns the kernel's id of the thread (Linux: the TID of top -H and
-// /proc/self/task), 0 before start. Kept after the thread ends.
+// /proc/self/task, where its OS name is already set), 0 before start. Kept
+// after the thread ends. Right after a start it may wait the few
+// microseconds the new thread takes to learn its id.
 CT_API uint64_t ct_thread_native_id(const ct_thread *thread);
 // Adds a reference to the handle and returns it (NULL for NULL): to keep a
 // handle from ct_current_thread() beyond the life of its thread.
