@@ -47,6 +47,10 @@ typedef enum bench_role {
 #define BENCH_SEC_PINGPONG "pingpong"
 #define BENCH_SEC_BURN "burn"
 #define BENCH_SEC_NOTIFY "notify"
+#define BENCH_SEC_THREAD "thread"
+
+// The thread section's largest batch (--threads caps it too).
+#define BENCH_BATCH_MAX 16
 
 // The contended section's shared state. The lock and the data it protects
 // share one cache line, as they would in a real program (a 40-byte pthread
@@ -91,7 +95,10 @@ typedef struct bench_worker {
 //       trips as the initiator (ping, then wait for the pong), side(st, 1, n)
 //       answers them; close() frees the state;
 //   burn: open(); wait(st) blocks until wake(st), which another thread calls
-//       50 ms later; close().
+//       50 ms later; close();
+//   thread: loop(n) creates n threads one after another, each joined before
+//       the next starts; batch(n, k) n times starts k threads (k <=
+//       BENCH_BATCH_MAX), then joins the k. Every thread returns at once.
 typedef struct bench_case {
     const char *section;
     const char *name;
@@ -108,6 +115,7 @@ typedef struct bench_case {
     void (*wait)(void *st);
     void (*wake)(void *st);
     void (*close)(void *st);
+    void (*batch)(uint64_t n, int k);
 } bench_case;
 
 // Type sizes for the sizes section.
@@ -121,6 +129,7 @@ typedef struct bench_size {
 extern const bench_case bench_lock_cases[];   // bench_lock.c
 extern const bench_case bench_wake_cases[];   // bench_wake.c
 extern const bench_case bench_notify_cases[]; // bench_notify.c
+extern const bench_case bench_thread_cases[]; // bench_thread.c
 extern const bench_size bench_sizes[];        // bench_sizes.c
 
 // Reports a failed call that a benchmark cannot go on from, and exits.

@@ -35,11 +35,13 @@ typedef struct options {
     bool instr_table;     // run the valgrind section (default: if found)
     bool instr_table_set; // --instr-table / --no-instr-table given
     bool contended_unpinned;
-    int threads;        // contended: only this thread count (0: 2 and 4)
+    int threads;        // contended: only this thread count (0: 2 and 4);
+                        // thread: the batch size (0: BENCH_BATCH_MAX)
     double loop_s;      // target time of one uncontended/notify rep
     double contended_s; // one contended rep
     double pingpong_s;  // one ping-pong rep
     int64_t burn_ns;    // how long the burn waiter waits
+    double thread_s;    // one thread start+join rep
 } options;
 
 static options opt;
@@ -1396,6 +1398,175 @@ section_burn(void)
     }
 }
 
+// ---- Thread start+join ----------------------------------------------------
+
+// The creator: calibrates and times every case, latency first (one thread
+// at a time), then batches; the reps are interleaved as in the loop
+// sections. The threads it creates inherit its CPU affinity.
+typedef struct thread_job {
+    const bench_case *cases[16];
+    int ncases;
+    int batch; // threads per batch
+    const char *mode;
+} thread_job;
+
+// Runs n threads one at a time (k == 0) or n batches of k; returns the ns.
+static int64_t
+time_threads(const bench_case *c, int k, uint64_t n)
+{
+    int64_t t0 = bench_now_ns();
+    if (k == 0) {
+        c->loop(n);
+    } else {
+        c->batch(n, k);
+    }
+    return bench_now_ns() - t0;
+}
+
+// Picks n so that one rep takes about opt.thread_s, within [4, 100000].
+static uint64_t
+calibrate_threads(const bench_case *c, int k)
+{
+    const uint64_t lo = 4, hi = 100000;
+    double target = opt.thread_s * 1e9;
+    uint64_t n = lo;
+    for (;;) {
+        int64_t dt = time_threads(c, k, n);
+        if (dt >= target / 5 || n >= hi) {
+            double want = dt > 0 ? (double)n * target / (double)dt : hi;
+            want = want < lo ? lo : want > hi ? hi : want;
+            return (uint64_t)want;
+        }
+        n *= 4;
+    }
+}
+
+static void *
+thread_creator(void *arg)
+{
+    thread_job *job = arg;
+    const char *sec = BENCH_SEC_THREAD;
+    for (int pass = 0; pass < 2; pass++) {
+        int k = pass == 0 ? 0 : job->batch;
+        const char *metric = pass == 0 ? "latency_ns" : "batch_ns";
+        uint64_t n[16];
+        for (int i = 0; i < job->ncases; i++) {
+            n[i] = calibrate_threads(job->cases[i], k);
+        }
+        for (int rep = 0; rep < opt.reps; rep++) {
+            for (int i = 0; i < job->ncases; i++) {
+                const bench_case *c = job->cases[i];
+                int64_t dt = time_threads(c, k, n[i]);
+                double per = (double)dt / ((double)n[i] * (k ? k : 1));
+                result_push(
+                    result_get(sec, c->name, job->mode, k, metric, "ns"), per);
+            }
+        }
+    }
+    return NULL;
+}
+
+// One table: ns per thread and threads/s in each mode, with the ratio to
+// pthread_create of the same mode.
+static void
+print_thread_table(const char *metric, int k, const pin_mode *modes)
+{
+    const char *sec = BENCH_SEC_THREAD;
+    printf("  %-15s %-9s", "case", "role");
+    for (int m = 0; m < 2; m++) {
+        printf(" %9s %7s %8s %6s", m == 0 ? "same CPU" : "unpinned", "spread",
+               "thr/s", "vs pt");
+    }
+    printf("  note\n");
+    for (const bench_case *c = bench_thread_cases; c->name != NULL; c++) {
+        if (!case_selected(c)) {
+            continue;
+        }
+        const char *why = case_skip_reason(c);
+        printf("  %-15s %-9s", c->name, role_name(c->role));
+        for (int m = 0; m < 2; m++) {
+            const char *pm = pin_names[modes[m]];
+            const result *r = result_find(sec, c->name, pm, k, metric);
+            double ref = med_of(sec, "pthread_create", pm, k, metric);
+            char ns[24], sp[16], rate[24], vs[16];
+            snprintf(ns, sizeof(ns), "-");
+            snprintf(sp, sizeof(sp), "-");
+            snprintf(rate, sizeof(rate), "-");
+            snprintf(vs, sizeof(vs), "-");
+            if (r != NULL) {
+                double med = r_median(r);
+                snprintf(ns, sizeof(ns), "%.0f", med);
+                fmt_spread(sp, sizeof(sp), r);
+                snprintf(rate, sizeof(rate), "%.0fk", 1e6 / med);
+                if (!isnan(ref)) {
+                    snprintf(vs, sizeof(vs), "%.2f", med / ref);
+                }
+            }
+            printf(" %9s %7s %8s %6s", ns, sp, rate, vs);
+        }
+        printf("  %s\n", why ? why : (c->note ? c->note : ""));
+    }
+}
+
+static void
+section_thread(void)
+{
+    const char *sec = BENCH_SEC_THREAD;
+    int k = opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX;
+    char how[384];
+    snprintf(how, sizeof(how),
+             "ns per thread from creation to join, target returns at once; "
+             "one creator thread, pinned to CPU %d (same: the threads it "
+             "creates inherit that CPU) or unpinned; latency = create, then "
+             "join, one at a time; batch = start %d, then join the %d; "
+             "~%.3f s per rep, median of %d reps",
+             g_cpus[0], k, k, opt.thread_s, opt.reps);
+    section_header("6. Thread start+join", how);
+    pin_mode modes[] = {PIN_SAME, PIN_NONE};
+    for (int m = 0; m < 2; m++) {
+        thread_job job;
+        memset(&job, 0, sizeof(job));
+        job.batch = k;
+        job.mode = pin_names[modes[m]];
+        for (const bench_case *c = bench_thread_cases; c->name != NULL; c++) {
+            if (case_selected(c) && case_skip_reason(c) == NULL &&
+                job.ncases < 16) {
+                job.cases[job.ncases++] = c;
+            }
+        }
+        pthread_t t;
+        thread_start(&t, thread_creator, &job, pin_index(modes[m], 0));
+        thread_join(t);
+    }
+    printf("  latency: create, then join, one thread at a time (ns per "
+           "thread; vs pt = ratio to pthread_create):\n");
+    print_thread_table("latency_ns", 0, modes);
+    printf("\n  throughput: batches of %d, start all, then join all (ns per "
+           "thread):\n",
+           k);
+    print_thread_table("batch_ns", k, modes);
+
+    print_cmp_header();
+    for (int m = 0; m < 2; m++) {
+        const char *pm = pin_names[modes[m]];
+        const char *where = modes[m] == PIN_SAME ? "same CPU" : pm;
+        // Targets on the pinned figures (the unpinned ones are bimodal).
+        target_op op = modes[m] == PIN_SAME ? T_LE : T_NONE;
+        const char *note = modes[m] == PIN_SAME ? NULL : "no target: unpinned";
+        char label[64];
+        snprintf(label, sizeof(label), "ct_thread start+join, %s", where);
+        compare(sec, label, med_of(sec, "ct_thread", pm, 0, "latency_ns"), "ns",
+                "pthread_create",
+                med_of(sec, "pthread_create", pm, 0, "latency_ns"), true, op,
+                1.2, note);
+        snprintf(label, sizeof(label), "ct_thread batch of %d, %s", k, where);
+        compare(sec, label, med_of(sec, "ct_thread", pm, k, "batch_ns"), "ns",
+                "pthread_create",
+                med_of(sec, "pthread_create", pm, k, "batch_ns"), true, op, 1.2,
+                note);
+    }
+}
+
 // ---- Sizes ----------------------------------------------------------------
 
 static size_t
@@ -1412,7 +1583,7 @@ size_of(const char *name)
 static void
 section_sizes(void)
 {
-    section_header("6. Sizes (bytes)", "sizeof, this build");
+    section_header("7. Sizes (bytes)", "sizeof, this build");
     const char *sec = "sizes";
     for (const bench_size *s = bench_sizes; s->name != NULL; s++) {
         printf("  %-18s %-9s %5zu\n", s->name, role_name(s->role), s->size);
@@ -1598,9 +1769,10 @@ write_json(const char *path)
     fprintf(f,
             "},\n  \"settings\": {\"reps\": %d, \"quick\": %s, "
             "\"loop_s\": %g, \"contended_s\": %g, \"pingpong_s\": %g, "
-            "\"burn_ms\": %g},\n",
+            "\"burn_ms\": %g, \"thread_s\": %g, \"thread_batch\": %d},\n",
             opt.reps, opt.quick ? "true" : "false", opt.loop_s, opt.contended_s,
-            opt.pingpong_s, (double)opt.burn_ns / 1e6);
+            opt.pingpong_s, (double)opt.burn_ns / 1e6, opt.thread_s,
+            opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX);
     fputs("  \"results\": [\n", f);
     for (size_t i = 0; i < g_nresults; i++) {
         const result *r = &g_results[i];
@@ -1691,7 +1863,7 @@ usage(FILE *f)
           "instr,\n"
           "                     contended, wake (= pingpong + burn), "
           "pingpong,\n"
-          "                     burn, notify, sizes\n"
+          "                     burn, notify, thread, sizes\n"
           "  --case SUBSTR      only cases whose name contains SUBSTR\n"
           "  --json FILE        write every number to FILE\n"
           "  --instr-table      run the valgrind section (default when "
@@ -1700,7 +1872,8 @@ usage(FILE *f)
           "  --no-instr-table   skip it\n"
           "  --contended-unpinned  also run the contended section unpinned\n"
           "  --threads N        contended section: only N threads (default 2 "
-          "and 4)\n"
+          "and 4);\n"
+          "                     thread section: batches of N (default 16)\n"
           "  --list             list the cases\n"
           "  --instr-cases      print the cases bench/instr.sh counts\n"
           "  --instr CASE N     run loop CASE N times quietly (for "
@@ -1738,8 +1911,8 @@ static void
 list_cases(void)
 {
     const bench_case *tables[] = {bench_lock_cases, bench_wake_cases,
-                                  bench_notify_cases};
-    for (size_t t = 0; t < 3; t++) {
+                                  bench_notify_cases, bench_thread_cases};
+    for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const bench_case *c = tables[t]; c->name != NULL; c++) {
             const char *why = case_skip_reason(c);
             printf("%-12s %-24s %-9s %s%s%s%s\n", c->section, c->name,
@@ -1820,11 +1993,13 @@ main(int argc, char **argv)
         opt.contended_s = 0.1;
         opt.pingpong_s = 0.01;
         opt.burn_ns = 50000000;
+        opt.thread_s = 0.005;
     } else {
         opt.loop_s = 0.1;
         opt.contended_s = 0.5;
         opt.pingpong_s = 0.1;
         opt.burn_ns = 50000000;
+        opt.thread_s = 0.04;
     }
     if (!opt.instr_table_set) {
         // ~25 valgrind runs of ~0.5 s: on by default, but not in --quick.
@@ -1852,6 +2027,9 @@ main(int argc, char **argv)
     }
     if (want("notify")) {
         section_notify();
+    }
+    if (want("thread")) {
+        section_thread();
     }
     if (want("sizes")) {
         section_sizes();
