@@ -1,15 +1,14 @@
 // The README's minimal example, built by `make examples` so it never goes
 // stale: keep the two identical.
-// cc counter.c -pthread $(pkg-config --cflags --libs cthreading)
+// cc counter.c $(pkg-config --cflags --libs cthreading)
 #include <cthreading.h>
-#include <pthread.h>
 #include <stdio.h>
 
 static ct_lock lock = CT_LOCK_INIT; // or zeroed memory
 static long counter;
 
-static void *
-work(void *arg)
+static int
+work(void *arg) // a thread's target: a non-zero return means it failed
 {
     (void)arg;
     for (int i = 0; i < 100000; i++) {
@@ -17,18 +16,24 @@ work(void *arg)
             counter++;
         }
     }
-    return NULL;
+    return 0;
 }
 
 int
 main(void)
 {
-    pthread_t t[10];
-    for (int i = 0; i < 10; i++) {
-        pthread_create(&t[i], NULL, work, NULL);
+    ct_thread *t[10];
+    for (int i = 0; i < 10; i++) { // named "Thread-1 (work)", ...
+        if (ct_thread_new(&t[i], work, NULL, NULL) != 0 ||
+            ct_thread_start(t[i]) != 0) {
+            return 1;
+        }
     }
     for (int i = 0; i < 10; i++) {
-        pthread_join(t[i], NULL);
+        if (ct_thread_join(t[i], CT_FOREVER) != 0) {
+            return 1;
+        }
+        ct_thread_free(t[i]);
     }
     printf("%ld\n", counter); // always 1000000
 
