@@ -76,8 +76,9 @@ struct ct_thread {
     ct_thread_fn *target;
     void *arg;
     size_t stack_size;
-    int exit_code; // written by the thread itself (ct_thread_exit)
-    bool exited;   // it called ct_thread_exit()
+    int exit_code;  // written by the thread itself (ct_thread_exit)
+    bool exited;    // it called ct_thread_exit()
+    bool finishing; // its end began (the excepthook has been called)
 
     name_node *name;    // current name (atomic pointer), then older ones
     uint64_t ident;     // chosen by ct_thread_start, kept after the end
@@ -267,6 +268,9 @@ claim_os(ct_thread *t, int to)
 static void
 unref(ct_thread *t, bool from_the_thread)
 {
+    if (t->immortal) {
+        return; // the main thread's record (after fork(), maybe a heap one)
+    }
     // acq_rel: the last dropper sees every write of the others.
     if (__atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) != 0) {
         return;
@@ -294,27 +298,37 @@ mark_finished(ct_thread *t)
         ct__store_release(&t->state, ST_FINISHED);
     }
     (void)ct_condition_notify_all(&reg_cond);
-    unlock_registry();
+    // Under the lock, so that a fork() never copies a finished thread
+    // whose `done` is not set (joiners in the child would wait forever).
     (void)ct_event_set(&t->done);
+    unlock_registry();
 }
 
 // The end of a thread the library created, on either path (return from the
 // target, or the exit hook after pthread_exit): the excepthook, the thread's
 // ct_local values, then finished. Python's order: the hook runs inside the
 // thread before it counts as stopped.
+//
+// The exit hook stays armed until the thread counts as finished: a hook or
+// a ct_local destructor that calls ct_thread_exit() (pthread_exit) lands in
+// on_thread_exit(), which finishes the job without calling the hook again.
 static void
 finish_created(ct_thread *t, int code, bool exited)
 {
-    if (code != 0) {
-        ct_excepthook_fn *hook = ct__load_acquire(&excepthook);
-        if (hook != NULL) {
-            hook(t, code);
-        } else if (!exited) {
-            ct_default_excepthook(t, code);
+    if (!t->finishing) {
+        t->finishing = true;
+        if (code != 0) {
+            ct_excepthook_fn *hook = ct__load_acquire(&excepthook);
+            if (hook != NULL) {
+                hook(t, code);
+            } else if (!exited) {
+                ct_default_excepthook(t, code);
+            }
         }
     }
     ct__local_thread_exit();
     mark_finished(t);
+    ct__os_key_set(exit_key, NULL);
     self_record = NULL;
     unref(t, true);
 }
@@ -350,10 +364,10 @@ bootstrap(void *arg)
     // finds the name already in /proc. A rename from outside may race with
     // this: it stores the name before renaming the OS thread, so checking
     // the name again after setting it leaves the latest one in place.
-    name_node *name = ct__load_acquire(&t->name);
+    name_node *name = ct__load_seq_cst(&t->name);
     for (;;) {
         ct__os_thread_set_name(name->text);
-        name_node *now = ct__load_acquire(&t->name);
+        name_node *now = ct__load_seq_cst(&t->name);
         if (now == name) {
             break;
         }
@@ -363,8 +377,6 @@ bootstrap(void *arg)
     (void)ct_event_set(&t->started); // release: pairs with native_id()
 
     int code = t->target(t->arg);
-
-    ct__os_key_set(exit_key, NULL);
     finish_created(t, code, false);
     return NULL;
 }
@@ -419,10 +431,24 @@ thread_layer_init(void)
     }
 }
 
+// Holds the registry across fork() so the child's lists are whole, once
+// every started thread has set its native id and OS name: a start does not
+// wait for that, and the child must not see a started thread without them
+// (Python's start() waits). The new thread sets `started` without the
+// registry lock, and a start the OS refused goes back to NEW without it,
+// so waiting here with the lock held cannot deadlock.
 static void
 fork_prepare(void)
 {
     lock_registry();
+    for (ct_thread *t = reg_head; t != NULL;) {
+        int state = ct__load_acquire(&t->state);
+        if (t->kind != KIND_CREATED || state == ST_NEW ||
+            state == ST_FINISHED ||
+            ct_event_wait(&t->started, CT_MILLIS(1)) == 0) {
+            t = t->next;
+        }
+    }
 }
 
 static void
@@ -470,6 +496,9 @@ fork_child(void)
     if (self->kind != KIND_MAIN) {
         self->immortal = true;
         self->daemon = false;
+        if (self->kind == KIND_DUMMY) {
+            self->kind = KIND_MAIN; // joinable now, through `done`
+        }
         main_thread = self;
     }
 }
@@ -486,8 +515,11 @@ shutdown(bool primary)
         primary = true;
         mark_finished(self);
     }
+    // Any other caller is marked, primary or not: a non-primary one must
+    // not wait for it (the exit handler may run in a thread, via exit()).
+    bool marked = self != NULL && self != main_thread;
     lock_registry();
-    if (self != NULL && !primary) {
+    if (marked) {
         self->in_shutdown = true;
         (void)ct_condition_notify_all(&reg_cond);
     }
@@ -506,8 +538,9 @@ shutdown(bool primary)
         int rc = ct_condition_wait(&reg_cond, CT_FOREVER);
         (void)rc; // 0: notified (CT_FOREVER cannot time out)
     }
-    if (self != NULL) {
+    if (marked) {
         self->in_shutdown = false;
+        (void)ct_condition_notify_all(&reg_cond); // it may be waited for now
     }
     unlock_registry();
 }
@@ -604,28 +637,44 @@ ct_thread_start(ct_thread *t)
         !ct__cas_acq_rel(&t->state, &expected, ST_STARTING)) {
         return CT_ESTATE;
     }
-    ct__fetch_add_relaxed(&t->refs, 1); // the running thread's reference
+    // Two references: the running thread's, and this call's own, since the
+    // new thread may free the caller's handle before this call is done.
+    ct__fetch_add_relaxed(&t->refs, 2);
     if (t->ident == 0) {
         t->ident = (uint64_t)ct__thread_id_new(); // kept if a start fails
     }
+    name_node *named = ct__load_acquire(&t->name);
     lock_registry();
     reg_link(t);
     unlock_registry();
     t->fork_gen = ct__load_relaxed(&fork_generation);
-    ct__store_relaxed(&t->os_state, OS_JOINABLE);
-    int rc = ct__os_thread_start(&t->os, t->stack_size, bootstrap, t);
+    // The handle goes to a local first: other threads read t->os only once
+    // os_state says it is there (the new thread may run, and be found by
+    // ct_enumerate, before pthread_create has returned).
+    ct__os_thread os = {{0}};
+    int rc = ct__os_thread_start(&os, t->stack_size, bootstrap, t);
     if (rc != 0) {
-        ct__store_relaxed(&t->os_state, OS_NONE);
+        ct__store_release(&t->state, ST_NEW); // first: see fork_prepare
         lock_registry();
         reg_unlink(t);
         (void)ct_condition_notify_all(&reg_cond); // a ct_shutdown() may wait
         unlock_registry();
-        ct__fetch_sub_relaxed(&t->refs, 1);
-        ct__store_release(&t->state, ST_NEW);
+        ct__fetch_sub_relaxed(&t->refs, 2);
         return rc;
     }
+    lock_registry();
+    t->os = os;
+    ct__store_release(&t->os_state, OS_JOINABLE);
     int starting = ST_STARTING;
     (void)ct__cas_acq_rel(&t->state, &starting, ST_ALIVE);
+    // A rename that came before the handle was here could not reach the
+    // OS thread (nor, perhaps, the thread's own naming): apply it now.
+    name_node *now = t->name;
+    if (now != named && ct__load_relaxed(&t->state) == ST_ALIVE) {
+        ct__os_thread_set_name_of(&t->os, now->text);
+    }
+    unlock_registry();
+    unref(t, false); // this call's reference
     return 0;
 }
 
@@ -689,11 +738,16 @@ ct_thread_set_name(ct_thread *t, const char *name)
     // valid while it is ALIVE, and it cannot finish while we hold the lock).
     lock_registry();
     node->older = t->name;
-    ct__store_release(&t->name, node); // release: pairs with ct_thread_name
-    if (t->kind == KIND_CREATED && ct__load_relaxed(&t->state) == ST_ALIVE) {
+    // seq_cst: against bootstrap()'s naming loop, which reads the name
+    // after setting the OS name (one of the two sees the other).
+    ct__store_seq_cst(&t->name, node);
+    if (t->kind == KIND_CREATED && ct__load_seq_cst(&t->state) == ST_ALIVE) {
         if (t == self_record) {
             ct__os_thread_set_name(t->name->text);
-        } else {
+        } else if (ct__load_acquire(&t->os_state) != OS_NONE) {
+            // The handle is valid: the thread cannot finish (and be
+            // reaped) while we hold the registry lock. Without a handle
+            // yet, ct_thread_start applies the name once it has one.
             ct__os_thread_set_name_of(&t->os, t->name->text);
         }
     }
@@ -737,8 +791,12 @@ ct_thread_native_id(const ct_thread *t)
         return 0;
     }
     // Started: the id is there or a few microseconds away (the new thread
-    // sets it first thing). ct_event_wait cannot fail with CT_FOREVER.
-    while (ct_event_wait((ct_event *)&t->started, CT_FOREVER) != 0) {
+    // sets it first thing). A start that the OS refuses meanwhile goes back
+    // to NEW without setting `started`: hence the rechecks.
+    while (ct_event_wait((ct_event *)&t->started, CT_MILLIS(1)) != 0) {
+        if (ct__load_acquire(&t->state) == ST_NEW) {
+            return 0;
+        }
     }
     return t->native_id;
 }
@@ -755,8 +813,10 @@ ct_thread_ref(ct_thread *t)
 void
 ct_thread_free(ct_thread *t)
 {
-    if (t != NULL && !t->immortal) {
-        unref(t, false);
+    if (t != NULL) {
+        // The thread itself may drop the last reference (from a pthread key
+        // destructor after its end): then it must detach, not join itself.
+        unref(t, t->kind == KIND_CREATED && t->ident == ct_get_ident());
     }
 }
 

@@ -65,6 +65,27 @@ calls_exit(void *arg)
     exit(3);
 }
 
+static ct_event in_shutdown_soon = CT_EVENT_INIT;
+
+static int
+calls_shutdown(void *arg)
+{
+    (void)arg;
+    (void)ct_event_set(&in_shutdown_soon);
+    int rc = ct_shutdown();
+    printf("shutdown returned %d\n", rc);
+    return 0;
+}
+
+static int
+exits_after_go(void *arg)
+{
+    (void)arg;
+    while (ct_event_wait(&in_shutdown_soon, CT_FOREVER) != 0) {
+    }
+    exit(0);
+}
+
 static int
 start(ct_thread_fn *fn, void *arg, int daemon)
 {
@@ -103,6 +124,15 @@ main(int argc, char **argv)
         rc = ct_local_set(&main_local, main_value);
         if (rc == 0) {
             rc = start(after_main, worker_name, CT_DAEMON_NO);
+        }
+    } else if (strcmp(mode, "exit-during-shutdown") == 0) {
+        // exit() in one thread while another is inside ct_shutdown(): the
+        // two must not wait for each other.
+        rc = start(calls_shutdown, NULL, CT_DAEMON_NO);
+        if (rc == 0) {
+            rc = start(exits_after_go, NULL, CT_DAEMON_NO);
+        }
+        while (ct_event_wait(&never, CT_FOREVER) != 0) {
         }
     } else if (strcmp(mode, "daemon") == 0) {
         rc = start(blocked, daemon_name, CT_DAEMON_YES);

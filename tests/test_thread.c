@@ -691,6 +691,66 @@ excepthook(void)
     CHECK_EQ(atomic_load(&hook_seen.calls), 1);
 }
 
+static void
+exiting_hook(ct_thread *t, int code)
+{
+    (void)t;
+    if (code == 77) {
+        ct_thread_exit(0); // from inside the hook: the thread still ends
+    }
+}
+
+static int
+return_77(void *arg)
+{
+    (void)arg;
+    return 77;
+}
+
+// The thread frees the last reference to itself from a pthread key
+// destructor that runs after its end: it must detach, not join itself.
+static pthread_key_t self_ref_key;
+
+static int
+keep_self_ref(void *arg)
+{
+    (void)arg;
+    CHECK_EQ(
+        pthread_setspecific(self_ref_key, ct_thread_ref(ct_current_thread())),
+        0);
+    return 0;
+}
+
+static void
+free_thread(void *t)
+{
+    ct_thread_free(t);
+}
+
+static void
+unusual_ends(void)
+{
+    ct_set_excepthook(exiting_hook);
+    ct_thread *t = NULL;
+    CHECK_OK(ct_thread_new(&t, return_77, NULL, NULL));
+    CHECK_OK(ct_thread_start(t));
+    CHECK_OK(ct_thread_join(t, ct_test_long_wait()));
+    CHECK(!ct_thread_is_alive(t));
+    ct_thread_free(t);
+    ct_set_excepthook(NULL);
+
+    CHECK_EQ(pthread_key_create(&self_ref_key, free_thread), 0);
+    for (int i = 0; i < 20; i++) {
+        ct_thread *u = NULL;
+        CHECK_OK(ct_thread_new(&u, keep_self_ref, NULL, NULL));
+        CHECK_OK(ct_thread_start(u));
+        // A timed join returns at `done`, before the key destructors: the
+        // thread's own free is then often the last.
+        CHECK_OK(ct_thread_join(u, ct_test_long_wait()));
+        ct_thread_free(u);
+    }
+}
+
 static atomic_int after_exit;
 
 static int
@@ -1020,6 +1080,7 @@ exit_join_rules(void)
         {"nested", 0, "main returns\ninner done\n"},
         {"exit-in-thread", 3, "exiting\nworker done\n"},
         {"local", 0, "main returns\nworker done\nmain's local destroyed\n"},
+        {"exit-during-shutdown", 0, "shutdown returned 0\n"},
         {"daemon", 0, "main returns\n"},
         {"_exit", 0, "main returns\n"},
     };
@@ -1234,6 +1295,7 @@ CT_SUITE(thread) = {
     {"dummy threads", dummy_threads},
     {"excepthook", excepthook},
     {"thread exit", thread_exit},
+    {"exit from the hook, self-free at the end", unusual_ends},
     {"locals destroyed before join", locals_destroyed_before_join},
     {"free running and unstarted", free_running_and_unstarted},
     {"shutdown from main", shutdown_from_main},

@@ -78,11 +78,16 @@ CT_API int ct_thread_start(ct_thread *thread);
 // once, and again and again, once it finished), CT_ETIMEDOUT, CT_EDEADLK
 // when a thread joins itself, CT_ESTATE before start or for a thread the
 // library did not create (a "Dummy-N"), or CT_EINVAL for NULL. Any number
-// of threads may join one thread at once. The main thread can be joined:
+// of threads may join one thread at once. A join without a timeout also
+// waits for the OS thread to be gone (pthread_join, after the thread's
+// last pthread key destructors); a timed join returns once the thread has
+// finished. The main thread can be joined:
 // it finishes in ct_shutdown(), which the process runs at exit.
 CT_API CT_NODISCARD int ct_thread_join(ct_thread *thread, ct_duration timeout);
-// Returns true from the moment ct_thread_start() returns until the target
-// returns (false for NULL, before start and after).
+// Returns true from the moment ct_thread_start() returns until the thread
+// has finished: its target returned (or it called ct_thread_exit), the
+// excepthook ran and its ct_local values were destroyed. False for NULL,
+// before start and after.
 CT_API bool ct_thread_is_alive(const ct_thread *thread);
 // Returns the thread's name (never NULL; "" for NULL). The string stays
 // valid until the handle is freed, even across renames (a rename keeps the

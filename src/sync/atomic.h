@@ -10,6 +10,7 @@
 #define ct__load_seq_cst(p) __atomic_load_n((p), __ATOMIC_SEQ_CST)
 #define ct__store_relaxed(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define ct__store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define ct__store_seq_cst(p, v) __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 
 // Strong compare-and-swap; on failure *expp receives the current value,
 // read with acquire order where the name says acquire or acq_rel.
