@@ -4,10 +4,8 @@
 // reuse without stale values; many keys; destructors that set values; and
 // fork() children whose registry lock still works.
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness/test.h"
@@ -344,6 +342,17 @@ holder_main(void *p)
     return NULL;
 }
 
+static holder_ctx *
+holder_ctx_new(ct_local *key)
+{
+    holder_ctx *ctx = calloc(1, sizeof *ctx);
+    CHECK(ctx != NULL);
+    ctx->key = key;
+    ct_event_init(&ctx->go);
+    atomic_store(&ctx->ok, 1);
+    return ctx;
+}
+
 // ct_local_destroy destroys the value of every live thread (parked, holding
 // one) exactly once, in the calling thread; the key is usable afterwards.
 static void
@@ -351,11 +360,7 @@ destroy_reaches_every_thread(void)
 {
     reset_counts();
     ct_local key = CT_LOCAL_INIT(count_dtor);
-    holder_ctx *ctx = calloc(1, sizeof *ctx);
-    CHECK(ctx != NULL);
-    ctx->key = &key;
-    ct_event_init(&ctx->go);
-    atomic_store(&ctx->ok, 1);
+    holder_ctx *ctx = holder_ctx_new(&key);
     holder_arg args[HOLDERS];
     pthread_t t[HOLDERS];
     for (int i = 0; i < HOLDERS; i++) {
@@ -813,26 +818,6 @@ destroy_races_thread_exits(void)
     CHECK_EQ(atomic_load(&dtor_calls), rounds * RACERS * 2);
 }
 
-// Waits for a fork() child, never forever; returns its exit status, or -1
-// if it did not exit normally.
-static int
-wait_child(pid_t pid)
-{
-    int status = 0;
-    int64_t deadline = ct_test_now() + CT_SECONDS(5) * ct_test_scale();
-    pid_t got;
-    while ((got = waitpid(pid, &status, WNOHANG)) == 0 &&
-           ct_test_now() < deadline) {
-        sched_yield();
-    }
-    if (got == 0) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        return -2;
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static atomic_int fork_stop;
 
 static void *
@@ -888,7 +873,7 @@ fork_child_lock_usable(void)
         if (pid == 0) {
             _exit(child_uses_keys());
         }
-        int status = wait_child(pid);
+        int status = ct_test_wait_child(pid, ct_test_long_wait());
         if (status != 0) {
             atomic_store(&fork_stop, 1);
             ct_test_join(t);
@@ -907,11 +892,7 @@ fork_child_destroys_vanished_values(void)
 {
     reset_counts();
     ct_local key = CT_LOCAL_INIT(count_dtor);
-    holder_ctx *ctx = calloc(1, sizeof *ctx);
-    CHECK(ctx != NULL);
-    ctx->key = &key;
-    ct_event_init(&ctx->go);
-    atomic_store(&ctx->ok, 1);
+    holder_ctx *ctx = holder_ctx_new(&key);
     holder_arg arg = {ctx, 0};
     pthread_t t = ct_test_spawn(holder_main, &arg);
     CHECK(ct_test_poll_at_least(&ctx->ready, 1, ct_test_long_wait()));
@@ -923,7 +904,7 @@ fork_child_destroys_vanished_values(void)
                   atomic_load(&dtor_calls) == 1 && ct_local_get(&key) == NULL;
         _exit(ok ? 0 : 1);
     }
-    CHECK_EQ(wait_child(pid), 0);
+    CHECK_EQ(ct_test_wait_child(pid, ct_test_long_wait()), 0);
     // The parent's copy is untouched, and the parent's registry works.
     CHECK_EQ(atomic_load(&ctx->first[0].destroyed), 0);
     ct_local_destroy(&key);

@@ -3,9 +3,7 @@
 // keys that share a bucket.
 #include "harness/test.h"
 
-#include <signal.h>
 #include <stdatomic.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "sync/parking_lot.h"
@@ -390,21 +388,13 @@ fork_child_can_park(void)
             _exit(rc == CT_ETIMEDOUT && ct__spin_active() == 0 ? 0 : 1);
         }
         // Wait for the child, but never forever: a hung child is the bug.
-        int status = 0;
-        int64_t deadline = ct_test_now() + CT_SECONDS(2) * ct_test_scale();
-        pid_t got;
-        while ((got = waitpid(pid, &status, WNOHANG)) == 0 &&
-               ct_test_now() < deadline) {
-            sched_yield();
-        }
-        if (got == 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
+        int status = ct_test_wait_child(pid, CT_SECONDS(2) * ct_test_scale());
+        if (status == -2) {
             atomic_store(&fork_stop, 1);
             ct_test_join(t);
             ct_test_fail(__FILE__, __LINE__, "fork child %d hung parking", i);
         }
-        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        CHECK_EQ(status, 0);
     }
     atomic_store(&fork_stop, 1);
     ct_test_join(t);

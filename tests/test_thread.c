@@ -6,11 +6,9 @@
 // thread under RLIMIT_NPROC, and fork() with threads running.
 #include <fcntl.h>
 #include <libgen.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness/test.h"
@@ -97,10 +95,9 @@ in_child(void (*fn)(void))
         fn();
         _exit(0);
     }
-    int status = 0;
-    CHECK_EQ(waitpid(pid, &status, 0), pid);
-    CHECK(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    int status = ct_test_wait_child(pid, ct_test_long_wait());
+    CHECK(status >= 0);
+    return status;
 }
 
 // --- Lifecycle
@@ -627,10 +624,9 @@ record_hook(ct_thread *t, int code)
 static char *
 capture_stderr(void (*fn)(void *), void *arg)
 {
-    char path[] = "/tmp/ct_test_stderr_XXXXXX";
-    int fd = mkstemp(path);
-    CHECK(fd >= 0);
-    unlink(path);
+    FILE *f = tmpfile();
+    CHECK(f != NULL);
+    int fd = fileno(f);
     fflush(stderr);
     int saved = dup(2);
     CHECK(saved >= 0);
@@ -641,7 +637,7 @@ capture_stderr(void (*fn)(void *), void *arg)
     close(saved);
     static char buf[1024];
     ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
-    close(fd);
+    fclose(f);
     CHECK(n >= 0);
     buf[n] = '\0';
     return buf;
@@ -1051,18 +1047,12 @@ run_exit_child(const char *mode, char *out, size_t cap)
     }
     out[n] = '\0';
     close(fds[0]);
-    int status = 0;
-    int64_t end = ct_test_now() + ct_test_long_wait();
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (ct_test_now() > end) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            ct_test_fail(__FILE__, __LINE__, "exit_child %s hangs", mode);
-        }
-        ct_sleep(CT_MILLIS(1));
+    int status = ct_test_wait_child(pid, ct_test_long_wait());
+    if (status == -2) {
+        ct_test_fail(__FILE__, __LINE__, "exit_child %s hangs", mode);
     }
-    CHECK(WIFEXITED(status));
-    return WEXITSTATUS(status);
+    CHECK(status >= 0);
+    return status;
 }
 
 // Non-daemon threads run to the end at exit (their output appears), those

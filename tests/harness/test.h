@@ -97,6 +97,11 @@ int64_t ct_test_quick_bound(void);
 bool ct_test_poll_at_least(atomic_int *v, int want, ct_duration timeout);
 // Raises *max to v if v is larger (for "never more than k inside" checks).
 void ct_test_update_max(atomic_int *max, int v);
+// Waits for the fork() child `pid` for at most `bound` (a hung child is a
+// bug to report, not a reason to hang): returns its exit status, -1 if it
+// ended by a signal, or -2 if it was still running (then it is killed).
+int ct_test_wait_child(int pid, ct_duration bound);
+
 // Fails unless a timed-out call took at least `timeout` and at most
 // timeout + 2 s x scale: never early, and not absurdly late.
 void ct_test_check_elapsed(const char *file, int line, int64_t elapsed,

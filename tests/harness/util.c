@@ -1,6 +1,8 @@
 // Helpers shared by the test files: bounds scaled for slow (sanitized)
 // builds, polling without sleeps, and one-sided timing checks.
 #include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 
 #include "test.h"
 
@@ -46,4 +48,22 @@ ct_test_check_elapsed(const char *file, int line, int64_t elapsed,
         ct_test_fail(file, line, "timeout of %lld ns took %lld ns",
                      (long long)timeout, (long long)elapsed);
     }
+}
+
+int
+ct_test_wait_child(int pid, ct_duration bound)
+{
+    int status = 0;
+    int64_t deadline = ct_test_now() + bound;
+    pid_t got;
+    while ((got = waitpid(pid, &status, WNOHANG)) == 0 &&
+           ct_test_now() < deadline) {
+        ct_sleep(CT_MICROS(200));
+    }
+    if (got == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        return -2;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
