@@ -9,6 +9,7 @@
 #include "cthreading/event.h"
 #include "cthreading/local.h"
 #include "cthreading/lock.h"
+#include "cthreading/queue.h"
 #include "cthreading/rlock.h"
 #include "cthreading/scope.h"
 #include "cthreading/semaphore.h"
