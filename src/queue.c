@@ -401,8 +401,11 @@ ring_try_get(ct_queue *q, void **item, uint64_t *seen)
 // No thread touches a freed block, and no hazard pointers are needed: a
 // put or get dereferences a block only after its CAS on the index proved
 // the block current, and the get that frees it comes after every such
-// access. A freed block is kept as the spare (one), so a queue in a
-// steady state allocates nothing.
+// access. Freed blocks are kept in SPARES slots, so a queue in a steady
+// state allocates nothing. "Lock-free" with crossbeam's caveat: a put that
+// is preempted while installing the next block (or a get moving the head
+// to it) holds up the others at that block boundary, who back off
+// (ct__backoff) until it runs again.
 
 #define HAS_NEXT UINT64_C(1)
 #define SEG_STEP UINT64_C(2)
@@ -536,7 +539,11 @@ seg_try_get(ct_queue *q, void **item, uint64_t *seen)
             // Read the tail only when the last one seen is not past us:
             // the tail's line is the puts' to write, and a get that read
             // it every time would steal it from them on every item.
-            uint64_t tpos = ct__load_relaxed(&q->tail_seen);
+            // acquire/release: whoever reads our head after our CAS must
+            // also see a tail at least this far (the chain through
+            // tail_seen replaces the tail read that the CAS now skips;
+            // relaxed would let a weakly ordered CPU see head > tail).
+            uint64_t tpos = ct__load_acquire(&q->tail_seen);
             if (h / SEG_STEP >= tpos) {
                 uint64_t t = ct__load_seq_cst(&q->tail);
                 tpos = (t & POS_MASK) / SEG_STEP;
@@ -544,7 +551,7 @@ seg_try_get(ct_queue *q, void **item, uint64_t *seen)
                     *seen = t;
                     return (t & SHUTDOWN) ? CT_ESHUTDOWN : TRY_WAIT;
                 }
-                ct__store_relaxed(&q->tail_seen, tpos);
+                ct__store_release(&q->tail_seen, tpos);
             }
             if (h / SEG_STEP / LAP != tpos / LAP) {
                 next |= HAS_NEXT; // the tail is in a later block
@@ -1159,7 +1166,8 @@ ct_queue_qsize(const ct_queue *q)
     // difference is never negative; it can exceed cap if the reads are
     // far apart, hence the clamp.
     uint64_t h = puts_count(q, ct__load_seq_cst(&q->head));
-    uint64_t n = puts_count(q, ct__load_seq_cst(&q->tail)) - h;
+    uint64_t t = puts_count(q, ct__load_seq_cst(&q->tail));
+    uint64_t n = t > h ? t - h : 0;
     return (size_t)(q->impl == RING && n > q->cap ? q->cap : n);
 }
 
