@@ -665,20 +665,28 @@ time_left(ct__deadline deadline)
     return ct__deadline_remaining(deadline) > 0;
 }
 
-// The shared slow path of put and get: `try` is lf_try_put or
-// lf_try_get's result loop. A wait goes through three stages: back off
-// while a peer is mid-operation (that state always passes), spin while
-// full or empty for a few microseconds (a peer on another CPU usually
-// acts within that), then sleep with WAITERS set.
+// One try of a put (out == NULL: put `item`) or a get (into *out).
+static inline int
+lf_try(ct_queue *q, void *item, void **out, uint64_t *seen)
+{
+    return out == NULL ? lf_try_put(q, item, seen) : lf_try_get(q, out, seen);
+}
+
+// The slow path of put and get. A wait goes through three stages: back
+// off while a peer is mid-operation (that state always passes), spin while
+// full or empty for a few microseconds (a peer on another CPU usually acts
+// within that), then sleep with WAITERS set: a putter in the head word, a
+// getter in the tail word.
 static int
-lf_put_slow(ct_queue *q, void *item, ct_duration timeout)
+lf_slow(ct_queue *q, void *item, void **out, ct_duration timeout)
 {
     ct__deadline deadline = ct__deadline_after(timeout);
     ct__spin spin = CT__SPIN_INIT;
     uint32_t backoff = 0;
+    bool put = out == NULL;
     for (;;) {
         uint64_t seen = 0;
-        int rc = lf_try_put(q, item, &seen);
+        int rc = lf_try(q, item, out, &seen);
         if (rc == TRY_BUSY) {
             ct__backoff(&backoff);
             continue;
@@ -694,70 +702,28 @@ lf_put_slow(ct_queue *q, void *item, ct_duration timeout)
         if (ct__spin_next(&spin)) {
             continue;
         }
-        if (!lf_sleep(q, &q->head, seen, deadline, true)) {
-            // Out of time: one last look, so a slot freed at the deadline
-            // is not wasted; then time_left() ends the loop.
+        if (!lf_sleep(q, put ? &q->head : &q->tail, seen, deadline, put)) {
+            // Out of time: one last look, so that a slot or an item that
+            // came at the deadline is not wasted; then time_left() ends
+            // the loop.
             deadline = ct__deadline_after(0);
         }
     }
 }
 
-static int
-lf_get_slow(ct_queue *q, void **item, ct_duration timeout)
-{
-    ct__deadline deadline = ct__deadline_after(timeout);
-    ct__spin spin = CT__SPIN_INIT;
-    uint32_t backoff = 0;
-    for (;;) {
-        uint64_t seen = 0;
-        int rc = lf_try_get(q, item, &seen);
-        if (rc == TRY_BUSY) {
-            ct__backoff(&backoff);
-            continue;
-        }
-        if (rc != TRY_WAIT) {
-            ct__spin_end(&spin);
-            return rc;
-        }
-        if (!time_left(deadline)) {
-            ct__spin_end(&spin);
-            return CT_ETIMEDOUT;
-        }
-        if (ct__spin_next(&spin)) {
-            continue;
-        }
-        if (!lf_sleep(q, &q->tail, seen, deadline, false)) {
-            deadline = ct__deadline_after(0);
-        }
-    }
-}
-
-static int
-lf_put(ct_queue *q, void *item, ct_duration timeout)
+// put (out == NULL) or get: the fast path, inline, then lf_slow.
+static inline int
+lf_op(ct_queue *q, void *item, void **out, ct_duration timeout)
 {
     uint64_t seen = 0;
-    int rc = lf_try_put(q, item, &seen);
+    int rc = lf_try(q, item, out, &seen);
     if (CT_LIKELY(rc <= 0)) {
         return rc;
     }
     if (rc == TRY_WAIT && timeout <= 0) {
         return CT_ETIMEDOUT;
     }
-    return lf_put_slow(q, item, timeout);
-}
-
-static int
-lf_get(ct_queue *q, void **item, ct_duration timeout)
-{
-    uint64_t seen = 0;
-    int rc = lf_try_get(q, item, &seen);
-    if (CT_LIKELY(rc <= 0)) {
-        return rc;
-    }
-    if (rc == TRY_WAIT && timeout <= 0) {
-        return CT_ETIMEDOUT;
-    }
-    return lf_get_slow(q, item, timeout);
+    return lf_slow(q, item, out, timeout);
 }
 
 static int64_t
@@ -1064,7 +1030,7 @@ ct_queue_put(ct_queue *q, void *item, ct_duration timeout)
     if (q == NULL) {
         return CT_EINVAL;
     }
-    return q->impl != LOCKED ? lf_put(q, item, timeout)
+    return q->impl != LOCKED ? lf_op(q, item, NULL, timeout)
                              : locked_put(q, item, timeout);
 }
 
@@ -1074,7 +1040,7 @@ ct_queue_get(ct_queue *q, void **item, ct_duration timeout)
     if (q == NULL || item == NULL) {
         return CT_EINVAL;
     }
-    return q->impl != LOCKED ? lf_get(q, item, timeout)
+    return q->impl != LOCKED ? lf_op(q, NULL, item, timeout)
                              : locked_get(q, item, timeout);
 }
 
