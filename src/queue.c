@@ -338,8 +338,15 @@ ring_try_put(ct_queue *q, void *item, uint64_t *seen)
             }
             return TRY_BUSY;
         }
-        // Another put took the position first: look again.
-        t = ct__load_relaxed(&q->tail);
+        // Either another put took the position first (the tail moved:
+        // look again) or the put one lap ago is still writing this slot
+        // (the tail has not moved): wait for it, with backoff, like any
+        // peer mid-operation.
+        uint64_t now = ct__load_relaxed(&q->tail);
+        if (now == t) {
+            return TRY_BUSY;
+        }
+        t = now;
     }
 }
 
@@ -376,7 +383,13 @@ ring_try_get(ct_queue *q, void **item, uint64_t *seen)
             }
             return TRY_BUSY;
         }
-        h = ct__load_relaxed(&q->head);
+        // As in the put: the head moved, or the get one lap ago is still
+        // freeing this slot.
+        uint64_t now = ct__load_relaxed(&q->head);
+        if (now == h) {
+            return TRY_BUSY;
+        }
+        h = now;
     }
 }
 
@@ -695,6 +708,7 @@ lf_slow(ct_queue *q, void *item, void **out, ct_duration timeout)
             ct__spin_end(&spin);
             return rc;
         }
+        backoff = 0; // each peer mid-operation gets a fresh backoff
         if (!time_left(deadline)) {
             ct__spin_end(&spin);
             return CT_ETIMEDOUT;
@@ -740,11 +754,14 @@ lf_unfinished(const ct_queue *q)
 static uint64_t
 lf_add_done(ct_queue *q, uint64_t n)
 {
-    uint64_t d = ct__load_relaxed(&q->done);
+    // acquire: the tail read below comes after the read of done, so it is
+    // at least the tail that the last task_done saw (on a weakly ordered
+    // CPU a relaxed load could be satisfied later, and then puts < done).
+    uint64_t d = ct__load_acquire(&q->done);
     uint64_t add;
     do {
         uint64_t puts = puts_count(q, ct__load_seq_cst(&q->tail));
-        uint64_t left = puts - (d & POS_MASK);
+        uint64_t left = puts > (d & POS_MASK) ? puts - (d & POS_MASK) : 0;
         add = n < left ? n : left;
         if (add == 0) {
             return 0;
@@ -809,6 +826,7 @@ lf_shutdown(ct_queue *q, bool immediate)
             }
             drop_item(q, item);
             dropped++;
+            backoff = 0;
         }
         lf_add_done(q, dropped);
         // Joiners re-check: the count may have reached 0 just now, or
