@@ -14,17 +14,6 @@
 
 #include "harness/test.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN_BUILD 1
-#endif
-#endif
-#ifndef TSAN_BUILD
-#define TSAN_BUILD 0
-#endif
-
 // --- Helpers -----------------------------------------------------------------
 
 // Items are integers carried in the pointer.
