@@ -37,6 +37,18 @@ typedef struct ct_test {
 #define TSAN_BUILD 0
 #endif
 
+// ASAN_BUILD is 1 under AddressSanitizer.
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_BUILD 1
+#endif
+#endif
+#ifndef ASAN_BUILD
+#define ASAN_BUILD 0
+#endif
+
 // Exit codes of a test child (the runner reads them).
 #define CT_TEST_EXIT_PASS 0
 #define CT_TEST_EXIT_FAIL 1
