@@ -2446,13 +2446,21 @@ run_stress(const stress_cfg *cfg)
         run_stress(&cfg);                                                      \
     }
 
-enum { STRESS_ITEMS = 100000 };
+// A queue of 1 to 8 slots needs a wake-up every few items: with other
+// programs loading the CPUs each can wait for a time slice, so those runs
+// move fewer items, to stay far from the watchdog on a busy machine.
+enum { STRESS_ITEMS = 100000, STRESS_ITEMS_SMALL = 20000 };
 #define RING_PLUS (CT_QUEUE_RING_MAX + 1)
-STRESS(stress_fifo4_3x3, CT_QUEUE_FIFO, 4, 3, 3, STRESS_ITEMS, CALLS_MIXED, 0)
-STRESS(stress_fifo4_1x1, CT_QUEUE_FIFO, 4, 1, 1, STRESS_ITEMS, CALLS_MIXED, 0)
-STRESS(stress_fifo4_2x4, CT_QUEUE_FIFO, 4, 2, 4, STRESS_ITEMS, CALLS_MIXED, 0)
-STRESS(stress_fifo4_4x2, CT_QUEUE_FIFO, 4, 4, 2, STRESS_ITEMS, CALLS_MIXED, 0)
-STRESS(stress_fifo1_2x2, CT_QUEUE_FIFO, 1, 2, 2, STRESS_ITEMS, CALLS_MIXED, 0)
+STRESS(stress_fifo4_3x3, CT_QUEUE_FIFO, 4, 3, 3, STRESS_ITEMS_SMALL,
+       CALLS_MIXED, 0)
+STRESS(stress_fifo4_1x1, CT_QUEUE_FIFO, 4, 1, 1, STRESS_ITEMS_SMALL,
+       CALLS_MIXED, 0)
+STRESS(stress_fifo4_2x4, CT_QUEUE_FIFO, 4, 2, 4, STRESS_ITEMS_SMALL,
+       CALLS_MIXED, 0)
+STRESS(stress_fifo4_4x2, CT_QUEUE_FIFO, 4, 4, 2, STRESS_ITEMS_SMALL,
+       CALLS_MIXED, 0)
+STRESS(stress_fifo1_2x2, CT_QUEUE_FIFO, 1, 2, 2, STRESS_ITEMS_SMALL,
+       CALLS_MIXED, 0)
 STRESS(stress_fifo1024_3x3, CT_QUEUE_FIFO, 1024, 3, 3, STRESS_ITEMS,
        CALLS_MIXED, 0)
 STRESS(stress_fifo_locked_2x2, CT_QUEUE_FIFO, RING_PLUS, 2, 2, STRESS_ITEMS,
@@ -2461,11 +2469,12 @@ STRESS(stress_fifo_unb_3x3, CT_QUEUE_FIFO, 0, 3, 3, STRESS_ITEMS, CALLS_MIXED,
        0)
 STRESS(stress_fifo_unb_1x1, CT_QUEUE_FIFO, 0, 1, 1, STRESS_ITEMS, CALLS_MIXED,
        0)
-STRESS(stress_lifo4_3x3, CT_QUEUE_LIFO, 4, 3, 3, STRESS_ITEMS, CALLS_MIXED, 0)
+STRESS(stress_lifo4_3x3, CT_QUEUE_LIFO, 4, 3, 3, STRESS_ITEMS_SMALL,
+       CALLS_MIXED, 0)
 STRESS(stress_lifo_unb_2x4, CT_QUEUE_LIFO, 0, 2, 4, STRESS_ITEMS, CALLS_MIXED,
        0)
-STRESS(stress_prio4_3x3, CT_QUEUE_PRIORITY, 4, 3, 3, STRESS_ITEMS, CALLS_MIXED,
-       0)
+STRESS(stress_prio4_3x3, CT_QUEUE_PRIORITY, 4, 3, 3, STRESS_ITEMS_SMALL,
+       CALLS_MIXED, 0)
 STRESS(stress_prio_unb_2x4, CT_QUEUE_PRIORITY, 0, 2, 4, STRESS_ITEMS,
        CALLS_MIXED, 0)
 STRESS(stress_simple_3x3, CT_QUEUE_SIMPLE, 0, 3, 3, STRESS_ITEMS, CALLS_MIXED,
@@ -2476,12 +2485,15 @@ STRESS(stress_simple_8x8, CT_QUEUE_SIMPLE, 0, 8, 8, STRESS_ITEMS, CALLS_MIXED,
        0)
 // Short timed calls racing: a get that times out took nothing, a put that
 // times out added nothing (the producer puts the same item again).
-STRESS(short_fifo1_2x3, CT_QUEUE_FIFO, 1, 2, 3, STRESS_ITEMS, CALLS_SHORT, 0)
-STRESS(short_fifo8_3x3, CT_QUEUE_FIFO, 8, 3, 3, STRESS_ITEMS, CALLS_SHORT, 0)
-STRESS(short_fifo_unb_2x3, CT_QUEUE_FIFO, 0, 2, 3, STRESS_ITEMS, CALLS_SHORT, 0)
-STRESS(short_lifo2_2x2, CT_QUEUE_LIFO, 2, 2, 2, STRESS_ITEMS, CALLS_SHORT, 0)
-STRESS(short_prio2_2x2, CT_QUEUE_PRIORITY, 2, 2, 2, STRESS_ITEMS, CALLS_SHORT,
+STRESS(short_fifo1_2x3, CT_QUEUE_FIFO, 1, 2, 3, STRESS_ITEMS_SMALL, CALLS_SHORT,
        0)
+STRESS(short_fifo8_3x3, CT_QUEUE_FIFO, 8, 3, 3, STRESS_ITEMS_SMALL, CALLS_SHORT,
+       0)
+STRESS(short_fifo_unb_2x3, CT_QUEUE_FIFO, 0, 2, 3, STRESS_ITEMS, CALLS_SHORT, 0)
+STRESS(short_lifo2_2x2, CT_QUEUE_LIFO, 2, 2, 2, STRESS_ITEMS_SMALL, CALLS_SHORT,
+       0)
+STRESS(short_prio2_2x2, CT_QUEUE_PRIORITY, 2, 2, 2, STRESS_ITEMS_SMALL,
+       CALLS_SHORT, 0)
 STRESS(short_simple_2x3, CT_QUEUE_SIMPLE, 0, 2, 3, STRESS_ITEMS, CALLS_SHORT, 0)
 // Shutdown while producers and consumers run (Python's
 // test_shutdown_[immediate_]all_methods_in_many_threads).

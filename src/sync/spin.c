@@ -2,6 +2,19 @@
 // short bursts (4, 8, 16 PAUSEs, ~0.3 us) catch a peer on another CPU
 // within a fraction of a microsecond; the sched_yield rounds that follow
 // let a peer on the same CPU run at once, until BUDGET_NS has passed.
+//
+// A yield helps only while the threads fit the CPUs. When they do not,
+// sched_yield hands the CPU to an unrelated runnable thread for the rest
+// of its time slice (milliseconds), and the spinner notices its peer's
+// wake-up only after that, where a parked thread would have been woken
+// and run at once (the scheduler favours a woken sleeper). A queue with 4
+// slots and two CPU hogs beside its producer and consumer moved 100,000
+// items in 1-30 s with yields and in ~1 s without. So a yield that kept
+// its thread off the CPU for over SLOW_YIELD_NS marks the CPUs as
+// oversubscribed for NO_YIELD_NS, during which spinners skip the yield
+// rounds (they park after the PAUSE rounds) and ct__backoff sleeps
+// instead of yielding. Under lasting oversubscription that costs one slow
+// yield per NO_YIELD_NS; once the load is gone yields resume.
 #include "sync/spin.h"
 
 #include "platform/platform.h"
@@ -12,7 +25,23 @@ enum {
     BUDGET_NS = 4000,
     MAX_ROUNDS = 256,    // a bound even if the clock stood still
     BACKOFF_YIELDS = 32, // ct__backoff: yields before it starts sleeping
+    // ct__backoff's sleeps double from 1 us up to 64 us: the peer it waits
+    // for resumes at a random moment, and a longer sleep only adds to the
+    // delay, while a 64 us poll costs next to no CPU.
+    BACKOFF_MAX_SHIFT = 6,
 };
+
+#define SLOW_YIELD_NS INT64_C(100000)
+#define NO_YIELD_NS INT64_C(20000000)
+
+// Monotonic time until which yields are skipped (see above).
+static int64_t no_yield_until;
+
+static bool
+yields_off(int64_t now)
+{
+    return now < ct__load_relaxed(&no_yield_until);
+}
 
 // Spin slots: 0 until first use, then the CPU count. Every spinner yields
 // after its first ~0.3 us, so a runnable thread always gets a CPU, and the
@@ -51,8 +80,7 @@ ct__spin_next(ct__spin *s)
         s->has_slot = true;
         s->until = ct__clock_now_ns() + BUDGET_NS;
     } else if (++s->round > MAX_ROUNDS ||
-               (s->round > PAUSE_ROUNDS &&
-                (s->brief || ct__clock_now_ns() >= s->until))) {
+               (s->round > PAUSE_ROUNDS && s->brief)) {
         ct__spin_end(s);
         return false;
     }
@@ -60,9 +88,18 @@ ct__spin_next(ct__spin *s)
         for (uint32_t i = 0; i < (2u << s->round); i++) {
             ct__cpu_relax();
         }
-    } else {
-        ct__os_yield();
+        return true;
     }
+    int64_t now = ct__clock_now_ns();
+    if (s->yielded_at != 0 && now - s->yielded_at > SLOW_YIELD_NS) {
+        ct__store_relaxed(&no_yield_until, now + NO_YIELD_NS);
+    }
+    if (now >= s->until || yields_off(now)) {
+        ct__spin_end(s);
+        return false;
+    }
+    s->yielded_at = now;
+    ct__os_yield();
     return true;
 }
 
@@ -84,11 +121,13 @@ ct__backoff(uint32_t *round)
         for (uint32_t i = 0; i < (4u << r); i++) {
             ct__cpu_relax();
         }
-    } else if (r < BACKOFF_YIELDS) {
+    } else if (r < BACKOFF_YIELDS && !yields_off(ct__clock_now_ns())) {
         ct__os_yield();
     } else {
-        uint32_t shift = r - BACKOFF_YIELDS;
-        ct__os_sleep_ns(shift >= 10 ? 1000000 : (int64_t)1000 << shift);
+        uint32_t shift = r < BACKOFF_YIELDS ? 0 : r - BACKOFF_YIELDS;
+        ct__os_sleep_ns((int64_t)1000
+                        << (shift < BACKOFF_MAX_SHIFT ? shift
+                                                      : BACKOFF_MAX_SHIFT));
     }
 }
 

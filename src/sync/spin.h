@@ -14,21 +14,23 @@
 typedef struct ct__spin {
     uint32_t round;
     bool has_slot;
-    int64_t until; // monotonic ns at which the budget runs out
-    bool brief;    // the PAUSE rounds only, no yields
+    int64_t until;      // monotonic ns at which the budget runs out
+    bool brief;         // the PAUSE rounds only, no yields
+    int64_t yielded_at; // when the last yield began (0: none yet)
 } ct__spin;
 
 #define CT__SPIN_INIT                                                          \
     {                                                                          \
-        0, false, 0, false                                                     \
+        0, false, 0, false, 0                                                  \
     }
 #define CT__SPIN_INIT_BRIEF                                                    \
     {                                                                          \
-        0, false, 0, true                                                      \
+        0, false, 0, true, 0                                                   \
     }
 
 // Waits one round and returns true, or returns false when the caller should
-// park instead (budget used up, or no spin slot free). Once it has returned
+// park instead (budget used up, no spin slot free, or the CPUs are
+// oversubscribed: see spin.c). Once it has returned
 // false it keeps returning false. The budget is 4 us of waiting, measured
 // on the clock: a sched_yield costs 0.2 us on one host and 0.7 us on
 // another, so a count of rounds would not bound the CPU a waiter burns.
