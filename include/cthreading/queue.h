@@ -23,9 +23,9 @@ extern "C" {
 typedef struct ct_queue ct_queue;
 
 // Kinds for ct_queue_new (one of them; they are not flags).
-#define CT_QUEUE_FIFO 0   // queue.Queue: first in, first out
-#define CT_QUEUE_LIFO 1   // queue.LifoQueue: last in, first out
-#define CT_QUEUE_SIMPLE 2 // queue.SimpleQueue: unbounded FIFO, no tasks
+#define CT_QUEUE_FIFO 0     // queue.Queue: first in, first out
+#define CT_QUEUE_LIFO 1     // queue.LifoQueue: last in, first out
+#define CT_QUEUE_SIMPLE 2   // queue.SimpleQueue: unbounded FIFO, no tasks
 #define CT_QUEUE_PRIORITY 3 // queue.PriorityQueue (ct_priority_queue_new)
 
 // The largest maxsize served by the lock-free ring, whose slots are all

@@ -44,6 +44,9 @@
     __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
 #define ct__fetch_and_release(p, v)                                            \
     __atomic_fetch_and((p), (v), __ATOMIC_RELEASE)
+#define ct__fetch_and_seq_cst(p, v)                                            \
+    __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+#define ct__fetch_or_seq_cst(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
 
 // One iteration of a busy-wait: tells the CPU we spin (x86 PAUSE, Arm
 // YIELD) so the sibling hyperthread and the power manager can react.

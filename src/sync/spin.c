@@ -10,7 +10,8 @@
 enum {
     PAUSE_ROUNDS = 3,
     BUDGET_NS = 4000,
-    MAX_ROUNDS = 256, // a bound even if the clock stood still
+    MAX_ROUNDS = 256,    // a bound even if the clock stood still
+    BACKOFF_YIELDS = 32, // ct__backoff: yields before it starts sleeping
 };
 
 // Spin slots: 0 until first use, then the CPU count. Every spinner yields
@@ -72,6 +73,22 @@ ct__spin_end(ct__spin *s)
         s->has_slot = false;
         s->round = MAX_ROUNDS + 1;
         ct__fetch_sub_relaxed(&spinners, 1);
+    }
+}
+
+void
+ct__backoff(uint32_t *round)
+{
+    uint32_t r = (*round)++;
+    if (r < PAUSE_ROUNDS && cpu_count() > 1) {
+        for (uint32_t i = 0; i < (4u << r); i++) {
+            ct__cpu_relax();
+        }
+    } else if (r < BACKOFF_YIELDS) {
+        ct__os_yield();
+    } else {
+        uint32_t shift = r - BACKOFF_YIELDS;
+        ct__os_sleep_ns(shift >= 10 ? 1000000 : (int64_t)1000 << shift);
     }
 }
 

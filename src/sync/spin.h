@@ -36,6 +36,12 @@ bool ct__spin_next(ct__spin *s);
 // Gives back the spin slot; call it when the spin loop ends early (the
 // awaited state arrived). Harmless when no slot is held.
 void ct__spin_end(ct__spin *s);
+// Waits one step for a peer that is in the middle of a short operation on
+// shared state (a queue slot it has claimed but not yet filled or freed):
+// a few PAUSE bursts, then yields, then sleeps that double up to 1 ms, so
+// a peer that was preempted mid-operation costs the waiter little CPU.
+// `*round` starts at 0 and counts the steps.
+void ct__backoff(uint32_t *round);
 // In a child of fork(): forgets the slots of threads that no longer exist.
 void ct__spin_after_fork(void);
 // Returns the number of spin slots in use (for tests: 0 when idle).

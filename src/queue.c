@@ -1,0 +1,992 @@
+// ct_queue (see queue.h and docs/queues.md). Two implementations behind
+// one API:
+//
+// - The ring (FIFO, 1 <= maxsize <= CT_QUEUE_RING_MAX): a bounded MPMC
+//   array queue with a stamp per slot (Vyukov's design, in the form of
+//   crossbeam's ArrayQueue, which allows any capacity without a division).
+//   A put claims the tail position with one CAS when the slot's stamp says
+//   it is free, writes the item and publishes it by storing the next stamp;
+//   a get does the same on the head. Sleepers announce themselves with a
+//   WAITERS bit in the very word the other side CASes, so the fast path
+//   learns "someone sleeps" from its own CAS, with no extra load or fence.
+//
+// - The locked queue (every other kind and size): a ct_lock around an
+//   array (a growable circular buffer, a stack or a binary heap), with
+//   Python's three conditions (not_empty, not_full, all_tasks_done) as
+//   ct_conditions. This is CPython's queue.py, with the same order of
+//   checks.
+#include <cthreading/condition.h>
+#include <cthreading/lock.h>
+#include <cthreading/queue.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync/atomic.h"
+#include "sync/deadline.h"
+#include "sync/parking_lot.h"
+#include "sync/spin.h"
+
+// ---- The words of the ring ---------------------------------------------
+//
+// head, tail: a position (bits 0-61) plus flags. A position is a lap and
+// an index: pos = lap * one_lap + index, one_lap the power of two above
+// cap, so the index is pos & (one_lap - 1) and stepping past the last
+// index jumps to the next lap. A slot's stamp is the position that may
+// use it next: stamp == pos means free for a put at pos; pos + 1 means
+// full, holding the item put at pos; after the get it becomes
+// pos + one_lap, the same slot's position one lap later.
+//
+//   word   bit 63     bit 62                     bits 0-61
+//   tail   SHUTDOWN   WAITERS: getters sleep     next put position
+//   head   -          WAITERS: putters sleep     next get position
+//   done   -          WAITERS: joiners sleep     task_done count
+//
+// WAITERS is set by a thread about to sleep (under no lock, by CAS, so it
+// fails if the word moved, and the sleeper looks again) and cleared by a
+// waker that leaves nobody asleep (in the parking lot's callback, under
+// the bucket lock that the sleepers' validation also takes). A put keeps
+// the bit in its CAS; seeing it, the put wakes one getter after
+// publishing the item. So each put wakes one sleeping getter and each get
+// one sleeping putter, as Python's notify() does, and an operation nobody
+// waits for never visits the parking lot.
+//
+// The number of puts ever made is count(tail): the unfinished tasks are
+// count(tail) - done, so a put needs no second counter.
+
+#define POS_MASK ((UINT64_C(1) << 62) - 1)
+#define WAITERS (UINT64_C(1) << 62)
+#define SHUTDOWN (UINT64_C(1) << 63)
+
+typedef struct slot {
+    uint64_t stamp;
+    void *item;
+} slot;
+
+// The locked queue's element. seq orders ties in a priority queue.
+typedef struct entry {
+    void *item;
+    uint64_t seq;
+} entry;
+
+enum { INITIAL_CAP = 16, SHRINK_MIN = 1024 };
+
+struct ct_queue {
+    // Read-only after creation: shared by every thread, never written.
+    int kind;
+    bool is_ring;
+    int64_t maxsize;
+    ct_queue_item_free *item_free;
+    void *item_free_arg;
+    // The ring.
+    slot *slots;
+    uint64_t cap;
+    uint64_t one_lap;
+    unsigned lap_shift;
+    // The locked queue.
+    ct_queue_compare *compare;
+
+    // Each written word on its own cache line.
+    _Alignas(64) uint64_t head;
+    _Alignas(64) uint64_t tail;
+    _Alignas(64) uint64_t done;
+
+    // The locked queue's state, all under `lock` (count, unfinished and
+    // shutdown are also read without it, atomically, by the snapshots).
+    _Alignas(64) ct_lock lock;
+    ct_condition not_empty;
+    ct_condition not_full;
+    ct_condition all_done;
+    entry *buf;
+    size_t buf_cap;
+    size_t first; // the FIFO's oldest entry
+    size_t count;
+    uint64_t seq;
+    int64_t unfinished;
+    uint32_t shutdown;
+};
+
+// ---- Creation -------------------------------------------------------------
+
+static bool
+valid_maxsize(int64_t maxsize)
+{
+    return maxsize <= CT_QUEUE_MAXSIZE_MAX;
+}
+
+static ct_queue *
+alloc_queue(int kind, int64_t maxsize)
+{
+    size_t size = (sizeof(ct_queue) + 63) & ~(size_t)63;
+    ct_queue *q = aligned_alloc(64, size);
+    if (q == NULL) {
+        return NULL;
+    }
+    memset(q, 0, size);
+    q->kind = kind;
+    q->maxsize = maxsize;
+    ct_lock_init(&q->lock);
+    (void)ct_condition_init(&q->not_empty, &q->lock);
+    (void)ct_condition_init(&q->not_full, &q->lock);
+    (void)ct_condition_init(&q->all_done, &q->lock);
+    return q;
+}
+
+static int
+ring_init(ct_queue *q, uint64_t cap)
+{
+    unsigned shift = 0;
+    while ((UINT64_C(1) << shift) <= cap) {
+        shift++;
+    }
+    q->slots = malloc(cap * sizeof(slot));
+    if (q->slots == NULL) {
+        return CT_ENOMEM;
+    }
+    for (uint64_t i = 0; i < cap; i++) {
+        q->slots[i].stamp = i;
+        q->slots[i].item = NULL;
+    }
+    q->is_ring = true;
+    q->cap = cap;
+    q->lap_shift = shift;
+    q->one_lap = UINT64_C(1) << shift;
+    return 0;
+}
+
+static int
+finish_new(ct_queue **out, ct_queue *q)
+{
+    if (q == NULL) {
+        return CT_ENOMEM;
+    }
+    if (q->kind == CT_QUEUE_FIFO && q->maxsize > 0 &&
+        q->maxsize <= CT_QUEUE_RING_MAX) {
+        int rc = ring_init(q, (uint64_t)q->maxsize);
+        if (rc != 0) {
+            free(q);
+            return rc;
+        }
+    }
+    *out = q;
+    return 0;
+}
+
+int
+ct_queue_new(ct_queue **q, int kind, int64_t maxsize)
+{
+    if (q == NULL) {
+        return CT_EINVAL;
+    }
+    *q = NULL;
+    if ((kind != CT_QUEUE_FIFO && kind != CT_QUEUE_LIFO &&
+         kind != CT_QUEUE_SIMPLE) ||
+        (kind == CT_QUEUE_SIMPLE && maxsize != 0) || !valid_maxsize(maxsize)) {
+        return CT_EINVAL;
+    }
+    return finish_new(q, alloc_queue(kind, maxsize));
+}
+
+int
+ct_priority_queue_new(ct_queue **q, int64_t maxsize, ct_queue_compare *compare)
+{
+    if (q == NULL) {
+        return CT_EINVAL;
+    }
+    *q = NULL;
+    if (compare == NULL || !valid_maxsize(maxsize)) {
+        return CT_EINVAL;
+    }
+    ct_queue *nq = alloc_queue(CT_QUEUE_PRIORITY, maxsize);
+    if (nq != NULL) {
+        nq->compare = compare;
+    }
+    return finish_new(q, nq);
+}
+
+int
+ct_queue_set_item_free(ct_queue *q, ct_queue_item_free *item_free, void *arg)
+{
+    if (q == NULL) {
+        return CT_EINVAL;
+    }
+    q->item_free = item_free;
+    q->item_free_arg = arg;
+    return 0;
+}
+
+static void
+drop_item(const ct_queue *q, void *item)
+{
+    if (q->item_free != NULL) {
+        q->item_free(item, q->item_free_arg);
+    }
+}
+
+// ---- The ring ---------------------------------------------------------------
+
+// What a try reports besides 0 and CT_ESHUTDOWN.
+enum {
+    TRY_WAIT = 1, // full (put) or empty (get): the caller may sleep
+    TRY_BUSY = 2, // a peer is mid-operation on the slot: back off, retry
+};
+
+static inline uint64_t
+ring_next(const ct_queue *q, uint64_t pos)
+{
+    uint64_t index = pos & (q->one_lap - 1);
+    return index + 1 < q->cap ? pos + 1
+                              : (pos & ~(q->one_lap - 1)) + q->one_lap;
+}
+
+// The number of positions before `pos`: puts made when pos is the tail.
+static inline uint64_t
+ring_count(const ct_queue *q, uint64_t pos)
+{
+    return (pos >> q->lap_shift) * q->cap + (pos & (q->one_lap - 1));
+}
+
+// Clears WAITERS on `word` when the parking lot says nobody is left
+// sleeping on it; runs under the bucket lock (as a waker's callback, or
+// when a sleeper times out), so no sleeper can be mid-validation.
+static void
+clear_waiters_if_none(uint64_t *word, bool have_more)
+{
+    if (!have_more) {
+        ct__fetch_and_seq_cst(word, ~WAITERS);
+    }
+}
+
+static uintptr_t
+woke_one(void *arg, ct__unpark_result r)
+{
+    clear_waiters_if_none(arg, r.have_more);
+    return 0;
+}
+
+// Wakes the oldest thread sleeping on `word` (the parking lot's key is the
+// word's address).
+static void
+wake_one(uint64_t *word)
+{
+    ct__unpark(word, 1, woke_one, word);
+}
+
+static int
+ring_try_put(ct_queue *q, void *item, uint64_t *seen)
+{
+    uint64_t t = ct__load_relaxed(&q->tail);
+    for (;;) {
+        if (t & SHUTDOWN) {
+            return CT_ESHUTDOWN;
+        }
+        uint64_t pos = t & POS_MASK;
+        slot *s = &q->slots[pos & (q->one_lap - 1)];
+        // acquire: pairs with the get's release of the slot.
+        uint64_t stamp = ct__load_acquire(&s->stamp);
+        if (stamp == pos) {
+            if (ct__cas_seq_cst(&q->tail, &t,
+                                ring_next(q, pos) | (t & WAITERS))) {
+                s->item = item;
+                // release: the getter that sees the stamp sees the item.
+                ct__store_release(&s->stamp, pos + 1);
+                if (t & WAITERS) {
+                    wake_one(&q->tail);
+                }
+                return 0;
+            }
+            continue; // the failed CAS reloaded t
+        }
+        if (stamp + q->one_lap == pos + 1) {
+            // The slot still holds the item put one lap ago: the queue is
+            // full, unless a getter has claimed that item and is about to
+            // free the slot.
+            uint64_t h = ct__load_seq_cst(&q->head);
+            if ((h & POS_MASK) + q->one_lap == pos) {
+                *seen = h;
+                return TRY_WAIT;
+            }
+            return TRY_BUSY;
+        }
+        // Another put took the position first: look again.
+        t = ct__load_relaxed(&q->tail);
+    }
+}
+
+static int
+ring_try_get(ct_queue *q, void **item, uint64_t *seen)
+{
+    uint64_t h = ct__load_relaxed(&q->head);
+    for (;;) {
+        uint64_t pos = h & POS_MASK;
+        slot *s = &q->slots[pos & (q->one_lap - 1)];
+        // acquire: pairs with the put's release, so the item is visible.
+        uint64_t stamp = ct__load_acquire(&s->stamp);
+        if (stamp == pos + 1) {
+            if (ct__cas_seq_cst(&q->head, &h,
+                                ring_next(q, pos) | (h & WAITERS))) {
+                *item = s->item;
+                // release: our read of the item happens before the next
+                // put writes the slot.
+                ct__store_release(&s->stamp, pos + q->one_lap);
+                if (h & WAITERS) {
+                    wake_one(&q->head);
+                }
+                return 0;
+            }
+            continue;
+        }
+        if (stamp == pos) {
+            // Nothing published at this position: the queue is empty,
+            // unless a put has claimed it and is about to write.
+            uint64_t t = ct__load_seq_cst(&q->tail);
+            if ((t & POS_MASK) == pos) {
+                *seen = t;
+                return (t & SHUTDOWN) ? CT_ESHUTDOWN : TRY_WAIT;
+            }
+            return TRY_BUSY;
+        }
+        h = ct__load_relaxed(&q->head);
+    }
+}
+
+// A sleeper's view: it sleeps only while `word` still reads `expect` (its
+// own WAITERS bit included) and, for a putter, the queue is not shut down.
+typedef struct sleep_check {
+    uint64_t *word;
+    uint64_t expect;
+    const uint64_t *tail; // a putter's check of SHUTDOWN, or NULL
+} sleep_check;
+
+static bool
+still_waiting(void *arg)
+{
+    const sleep_check *c = arg;
+    return ct__load_seq_cst(c->word) == c->expect &&
+           (c->tail == NULL || !(ct__load_seq_cst(c->tail) & SHUTDOWN));
+}
+
+static void
+timed_out_waiter(void *arg, bool have_more)
+{
+    const sleep_check *c = arg;
+    clear_waiters_if_none(c->word, have_more);
+}
+
+// Sets WAITERS in `word` if it still reads `seen` and sleeps on it until
+// woken, the word changes, or the deadline. Returns false if the deadline
+// passed (the caller tries once more, then gives up).
+static bool
+ring_sleep(ct_queue *q, uint64_t *word, uint64_t seen, ct__deadline deadline,
+           bool putter)
+{
+    if (!(seen & WAITERS)) {
+        uint64_t want = seen;
+        if (!ct__cas_seq_cst(word, &want, seen | WAITERS)) {
+            return true; // the word moved: look at the queue again
+        }
+    }
+    sleep_check check = {word, seen | WAITERS, putter ? &q->tail : NULL};
+    ct__park_args args = {
+        .validate = still_waiting,
+        .timed_out = timed_out_waiter,
+        .arg = &check,
+        .deadline = deadline,
+    };
+    return ct__park(word, &args, NULL) != CT_ETIMEDOUT;
+}
+
+static bool
+time_left(ct__deadline deadline)
+{
+    return ct__deadline_remaining(deadline) > 0;
+}
+
+// The shared slow path of put and get: `try` is ring_try_put or
+// ring_try_get's result loop. A wait goes through three stages: back off
+// while a peer is mid-operation (that state always passes), spin while
+// full or empty for a few microseconds (a peer on another CPU usually
+// acts within that), then sleep with WAITERS set.
+static int
+ring_put_slow(ct_queue *q, void *item, ct_duration timeout)
+{
+    ct__deadline deadline = ct__deadline_after(timeout);
+    ct__spin spin = CT__SPIN_INIT;
+    uint32_t backoff = 0;
+    for (;;) {
+        uint64_t seen = 0;
+        int rc = ring_try_put(q, item, &seen);
+        if (rc == TRY_BUSY) {
+            ct__backoff(&backoff);
+            continue;
+        }
+        if (rc != TRY_WAIT) {
+            ct__spin_end(&spin);
+            return rc;
+        }
+        if (!time_left(deadline)) {
+            ct__spin_end(&spin);
+            return CT_ETIMEDOUT;
+        }
+        if (ct__spin_next(&spin)) {
+            continue;
+        }
+        if (!ring_sleep(q, &q->head, seen, deadline, true)) {
+            // Out of time: one last look, so a slot freed at the deadline
+            // is not wasted; then time_left() ends the loop.
+            deadline = ct__deadline_after(0);
+        }
+    }
+}
+
+static int
+ring_get_slow(ct_queue *q, void **item, ct_duration timeout)
+{
+    ct__deadline deadline = ct__deadline_after(timeout);
+    ct__spin spin = CT__SPIN_INIT;
+    uint32_t backoff = 0;
+    for (;;) {
+        uint64_t seen = 0;
+        int rc = ring_try_get(q, item, &seen);
+        if (rc == TRY_BUSY) {
+            ct__backoff(&backoff);
+            continue;
+        }
+        if (rc != TRY_WAIT) {
+            ct__spin_end(&spin);
+            return rc;
+        }
+        if (!time_left(deadline)) {
+            ct__spin_end(&spin);
+            return CT_ETIMEDOUT;
+        }
+        if (ct__spin_next(&spin)) {
+            continue;
+        }
+        if (!ring_sleep(q, &q->tail, seen, deadline, false)) {
+            deadline = ct__deadline_after(0);
+        }
+    }
+}
+
+static int
+ring_put(ct_queue *q, void *item, ct_duration timeout)
+{
+    uint64_t seen = 0;
+    int rc = ring_try_put(q, item, &seen);
+    if (CT_LIKELY(rc <= 0)) {
+        return rc;
+    }
+    if (rc == TRY_WAIT && timeout <= 0) {
+        return CT_ETIMEDOUT;
+    }
+    return ring_put_slow(q, item, timeout);
+}
+
+static int
+ring_get(ct_queue *q, void **item, ct_duration timeout)
+{
+    uint64_t seen = 0;
+    int rc = ring_try_get(q, item, &seen);
+    if (CT_LIKELY(rc <= 0)) {
+        return rc;
+    }
+    if (rc == TRY_WAIT && timeout <= 0) {
+        return CT_ETIMEDOUT;
+    }
+    return ring_get_slow(q, item, timeout);
+}
+
+static int64_t
+ring_unfinished(const ct_queue *q)
+{
+    // done first: tail only grows, so a tail read later that equals it
+    // proves the count was 0 when done was read.
+    uint64_t d = ct__load_seq_cst(&q->done) & POS_MASK;
+    uint64_t t = ct__load_seq_cst(&q->tail) & POS_MASK;
+    return (int64_t)(ring_count(q, t) - d);
+}
+
+// Adds `n` (at most the unfinished count, so possibly fewer) to the done
+// count; wakes the joiners if no task is left. Returns the number added.
+static uint64_t
+ring_add_done(ct_queue *q, uint64_t n)
+{
+    uint64_t d = ct__load_relaxed(&q->done);
+    uint64_t add;
+    do {
+        uint64_t puts = ring_count(q, ct__load_seq_cst(&q->tail) & POS_MASK);
+        uint64_t left = puts - (d & POS_MASK);
+        add = n < left ? n : left;
+        if (add == 0) {
+            return 0;
+        }
+    } while (!ct__cas_seq_cst(&q->done, &d, d + add));
+    d += add;
+    if ((d & WAITERS) && ring_count(q, ct__load_seq_cst(&q->tail) & POS_MASK) ==
+                             (d & POS_MASK)) {
+        // No task left: every joiner goes. Clearing the bit first makes a
+        // joiner that is just setting it look again (its CAS fails or its
+        // validation sees the word changed).
+        ct__fetch_and_seq_cst(&q->done, ~WAITERS);
+        ct__unpark(&q->done, SIZE_MAX, NULL, NULL);
+    }
+    return add;
+}
+
+static int
+ring_join(ct_queue *q, ct_duration timeout)
+{
+    ct__deadline deadline = 0;
+    bool timed = false;
+    for (;;) {
+        uint64_t d = ct__load_seq_cst(&q->done);
+        uint64_t t = ct__load_seq_cst(&q->tail) & POS_MASK;
+        if (ring_count(q, t) == (d & POS_MASK)) {
+            return 0;
+        }
+        if (!timed) {
+            if (timeout <= 0) {
+                return CT_ETIMEDOUT;
+            }
+            deadline = ct__deadline_after(timeout);
+            timed = true;
+        } else if (!time_left(deadline)) {
+            return CT_ETIMEDOUT;
+        }
+        if (!ring_sleep(q, &q->done, d, deadline, false)) {
+            deadline = ct__deadline_after(0);
+        }
+    }
+}
+
+static void
+ring_shutdown(ct_queue *q, bool immediate)
+{
+    ct__fetch_or_seq_cst(&q->tail, SHUTDOWN);
+    if (immediate) {
+        // No put can start now; the ones already past their CAS finish,
+        // and the drain waits for them (TRY_BUSY), so nothing is missed.
+        uint64_t dropped = 0;
+        uint32_t backoff = 0;
+        for (;;) {
+            void *item = NULL;
+            uint64_t seen = 0;
+            int rc = ring_try_get(q, &item, &seen);
+            if (rc == TRY_BUSY) {
+                ct__backoff(&backoff);
+                continue;
+            }
+            if (rc != 0) {
+                break;
+            }
+            drop_item(q, item);
+            dropped++;
+        }
+        ring_add_done(q, dropped);
+        // Joiners re-check: the count may have reached 0 just now, or
+        // was 0 all along on a queue whose drain added nothing.
+        ct__fetch_and_seq_cst(&q->done, ~WAITERS);
+        ct__unpark(&q->done, SIZE_MAX, NULL, NULL);
+    }
+    // Every sleeper looks again: putters fail, getters of an empty queue
+    // fail. WAITERS is cleared first so no one sleeps on a stale bit.
+    ct__fetch_and_seq_cst(&q->head, ~WAITERS);
+    ct__unpark(&q->head, SIZE_MAX, NULL, NULL);
+    ct__fetch_and_seq_cst(&q->tail, ~WAITERS);
+    ct__unpark(&q->tail, SIZE_MAX, NULL, NULL);
+}
+
+// ---- The locked queue ------------------------------------------------------
+
+static bool
+locked_full(const ct_queue *q)
+{
+    return q->maxsize > 0 && q->count >= (uint64_t)q->maxsize;
+}
+
+// Heap order: the compare function, then put order.
+static bool
+before(const ct_queue *q, const entry *a, const entry *b)
+{
+    int c = q->compare(a->item, b->item);
+    return c < 0 || (c == 0 && a->seq < b->seq);
+}
+
+// Moves the buffer to `cap` entries (>= count), the FIFO's oldest first.
+static int
+resize(ct_queue *q, size_t cap)
+{
+    entry *nb = malloc(cap * sizeof(entry));
+    if (nb == NULL) {
+        return CT_ENOMEM;
+    }
+    for (size_t i = 0; i < q->count; i++) {
+        nb[i] = q->buf[(q->first + i) % q->buf_cap];
+    }
+    free(q->buf);
+    q->buf = nb;
+    q->buf_cap = cap;
+    q->first = 0;
+    return 0;
+}
+
+static int
+push(ct_queue *q, void *item)
+{
+    if (q->count == q->buf_cap) {
+        if (q->count >= (size_t)CT_QUEUE_MAXSIZE_MAX) {
+            return CT_ENOMEM;
+        }
+        size_t cap = q->buf_cap == 0 ? INITIAL_CAP : q->buf_cap * 2;
+        if (q->maxsize > 0 && cap > (size_t)q->maxsize) {
+            cap = (size_t)q->maxsize;
+        }
+        int rc = resize(q, cap);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    entry e = {item, q->seq++};
+    if (q->kind == CT_QUEUE_PRIORITY) {
+        size_t i = q->count;
+        while (i > 0 && before(q, &e, &q->buf[(i - 1) / 2])) {
+            q->buf[i] = q->buf[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        q->buf[i] = e;
+    } else if (q->kind == CT_QUEUE_LIFO) {
+        q->buf[q->count] = e;
+    } else {
+        q->buf[(q->first + q->count) % q->buf_cap] = e;
+    }
+    ct__store_relaxed(&q->count, q->count + 1);
+    return 0;
+}
+
+static void *
+pop(ct_queue *q)
+{
+    size_t n = q->count - 1;
+    void *item;
+    if (q->kind == CT_QUEUE_PRIORITY) {
+        item = q->buf[0].item;
+        entry last = q->buf[n];
+        size_t i = 0;
+        for (;;) {
+            size_t c = 2 * i + 1;
+            if (c >= n) {
+                break;
+            }
+            if (c + 1 < n && before(q, &q->buf[c + 1], &q->buf[c])) {
+                c++;
+            }
+            if (!before(q, &q->buf[c], &last)) {
+                break;
+            }
+            q->buf[i] = q->buf[c];
+            i = c;
+        }
+        if (n > 0) {
+            q->buf[i] = last;
+        }
+    } else if (q->kind == CT_QUEUE_LIFO) {
+        item = q->buf[n].item;
+    } else {
+        item = q->buf[q->first].item;
+        q->first = (q->first + 1) % q->buf_cap;
+    }
+    ct__store_relaxed(&q->count, n);
+    // Give memory back after a burst, with hysteresis so that a steady
+    // state never allocates.
+    if (q->buf_cap > SHRINK_MIN && n < q->buf_cap / 8) {
+        (void)resize(q, q->buf_cap / 2);
+    }
+    return item;
+}
+
+static void
+lock_queue(ct_queue *q)
+{
+    // Cannot fail: no timeout, and the lock is valid.
+    int rc = ct_lock_acquire(&q->lock, CT_FOREVER);
+    (void)rc;
+}
+
+// Waits on one of the queue's conditions; the callers' loops re-check
+// their state and the time left, so the result adds nothing.
+static void
+wait_on(ct_condition *cond, ct_duration left)
+{
+    int rc = ct_condition_wait(cond, left);
+    (void)rc;
+}
+
+static int
+locked_put(ct_queue *q, void *item, ct_duration timeout)
+{
+    lock_queue(q);
+    int rc = 0;
+    if (q->shutdown) {
+        rc = CT_ESHUTDOWN;
+    } else if (locked_full(q)) {
+        if (timeout <= 0) {
+            rc = CT_ETIMEDOUT;
+        } else {
+            ct__deadline deadline = ct__deadline_after(timeout);
+            while (rc == 0 && locked_full(q)) {
+                ct_duration left = ct__deadline_remaining(deadline);
+                if (left <= 0) {
+                    rc = CT_ETIMEDOUT;
+                    break;
+                }
+                wait_on(&q->not_full, left);
+                if (q->shutdown) {
+                    rc = CT_ESHUTDOWN;
+                }
+            }
+        }
+    }
+    if (rc == 0) {
+        rc = push(q, item);
+    }
+    if (rc == 0) {
+        if (q->kind != CT_QUEUE_SIMPLE) {
+            ct__store_relaxed(&q->unfinished, q->unfinished + 1);
+        }
+        (void)ct_condition_notify(&q->not_empty, 1);
+    }
+    (void)ct_lock_release(&q->lock);
+    return rc;
+}
+
+static int
+locked_get(ct_queue *q, void **item, ct_duration timeout)
+{
+    lock_queue(q);
+    int rc = 0;
+    if (q->count == 0) {
+        if (q->shutdown) {
+            rc = CT_ESHUTDOWN;
+        } else if (timeout <= 0) {
+            rc = CT_ETIMEDOUT;
+        } else {
+            ct__deadline deadline = ct__deadline_after(timeout);
+            while (q->count == 0) {
+                if (q->shutdown) {
+                    rc = CT_ESHUTDOWN;
+                    break;
+                }
+                ct_duration left = ct__deadline_remaining(deadline);
+                if (left <= 0) {
+                    rc = CT_ETIMEDOUT;
+                    break;
+                }
+                wait_on(&q->not_empty, left);
+            }
+        }
+    }
+    if (rc == 0) {
+        *item = pop(q);
+        (void)ct_condition_notify(&q->not_full, 1);
+    }
+    (void)ct_lock_release(&q->lock);
+    return rc;
+}
+
+// ---- The API
+// ------------------------------------------------------------------
+
+int
+ct_queue_put(ct_queue *q, void *item, ct_duration timeout)
+{
+    if (q == NULL) {
+        return CT_EINVAL;
+    }
+    return q->is_ring ? ring_put(q, item, timeout)
+                      : locked_put(q, item, timeout);
+}
+
+int
+ct_queue_get(ct_queue *q, void **item, ct_duration timeout)
+{
+    if (q == NULL || item == NULL) {
+        return CT_EINVAL;
+    }
+    return q->is_ring ? ring_get(q, item, timeout)
+                      : locked_get(q, item, timeout);
+}
+
+int
+ct_queue_put_nowait(ct_queue *q, void *item)
+{
+    return ct_queue_put(q, item, CT_NOWAIT);
+}
+
+int
+ct_queue_get_nowait(ct_queue *q, void **item)
+{
+    return ct_queue_get(q, item, CT_NOWAIT);
+}
+
+int
+ct_queue_task_done(ct_queue *q)
+{
+    if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
+        return CT_EINVAL;
+    }
+    if (q->is_ring) {
+        return ring_add_done(q, 1) == 1 ? 0 : CT_EOVERFLOW;
+    }
+    lock_queue(q);
+    int rc = 0;
+    if (q->unfinished <= 0) {
+        rc = CT_EOVERFLOW;
+    } else {
+        ct__store_relaxed(&q->unfinished, q->unfinished - 1);
+        if (q->unfinished == 0) {
+            (void)ct_condition_notify_all(&q->all_done);
+        }
+    }
+    (void)ct_lock_release(&q->lock);
+    return rc;
+}
+
+int
+ct_queue_join(ct_queue *q, ct_duration timeout)
+{
+    if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
+        return CT_EINVAL;
+    }
+    if (q->is_ring) {
+        return ring_join(q, timeout);
+    }
+    lock_queue(q);
+    int rc = 0;
+    if (q->unfinished > 0) {
+        if (timeout <= 0) {
+            rc = CT_ETIMEDOUT;
+        } else {
+            ct__deadline deadline = ct__deadline_after(timeout);
+            while (q->unfinished > 0) {
+                ct_duration left = ct__deadline_remaining(deadline);
+                if (left <= 0) {
+                    rc = CT_ETIMEDOUT;
+                    break;
+                }
+                wait_on(&q->all_done, left);
+            }
+        }
+    }
+    (void)ct_lock_release(&q->lock);
+    return rc;
+}
+
+int64_t
+ct_queue_unfinished_tasks(const ct_queue *q)
+{
+    if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
+        return 0;
+    }
+    return q->is_ring ? ring_unfinished(q) : ct__load_relaxed(&q->unfinished);
+}
+
+size_t
+ct_queue_qsize(const ct_queue *q)
+{
+    if (q == NULL) {
+        return 0;
+    }
+    if (!q->is_ring) {
+        return ct__load_relaxed(&q->count);
+    }
+    // head first: the tail read after it is at least as far, so the
+    // difference is never negative; it can exceed cap if the reads are
+    // far apart, hence the clamp.
+    uint64_t h = ct__load_seq_cst(&q->head) & POS_MASK;
+    uint64_t t = ct__load_seq_cst(&q->tail) & POS_MASK;
+    uint64_t n = ring_count(q, t) - ring_count(q, h);
+    return (size_t)(n < q->cap ? n : q->cap);
+}
+
+bool
+ct_queue_empty(const ct_queue *q)
+{
+    return ct_queue_qsize(q) == 0;
+}
+
+bool
+ct_queue_full(const ct_queue *q)
+{
+    return q != NULL && q->maxsize > 0 &&
+           ct_queue_qsize(q) >= (uint64_t)q->maxsize;
+}
+
+int64_t
+ct_queue_maxsize(const ct_queue *q)
+{
+    return q == NULL ? 0 : q->maxsize;
+}
+
+int
+ct_queue_shutdown(ct_queue *q, bool immediate)
+{
+    if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
+        return CT_EINVAL;
+    }
+    if (q->is_ring) {
+        ring_shutdown(q, immediate);
+        return 0;
+    }
+    lock_queue(q);
+    ct__store_relaxed(&q->shutdown, 1);
+    if (immediate) {
+        while (q->count > 0) {
+            drop_item(q, pop(q));
+            if (q->unfinished > 0) {
+                ct__store_relaxed(&q->unfinished, q->unfinished - 1);
+            }
+        }
+        (void)ct_condition_notify_all(&q->all_done);
+    }
+    (void)ct_condition_notify_all(&q->not_empty);
+    (void)ct_condition_notify_all(&q->not_full);
+    (void)ct_lock_release(&q->lock);
+    return 0;
+}
+
+bool
+ct_queue_is_shutdown(const ct_queue *q)
+{
+    if (q == NULL) {
+        return false;
+    }
+    return q->is_ring ? (ct__load_seq_cst(&q->tail) & SHUTDOWN) != 0
+                      : ct__load_relaxed(&q->shutdown) != 0;
+}
+
+void
+ct_queue_free(ct_queue *q)
+{
+    if (q == NULL) {
+        return;
+    }
+    if (q->is_ring) {
+        uint64_t h = q->head & POS_MASK;
+        uint64_t t = q->tail & POS_MASK;
+        for (uint64_t pos = h; pos != t; pos = ring_next(q, pos)) {
+            drop_item(q, q->slots[pos & (q->one_lap - 1)].item);
+        }
+        free(q->slots);
+    } else {
+        for (size_t i = 0; i < q->count; i++) {
+            drop_item(q, q->buf[(q->first + i) % q->buf_cap].item);
+        }
+        free(q->buf);
+    }
+    ct_condition_destroy(&q->not_empty);
+    ct_condition_destroy(&q->not_full);
+    ct_condition_destroy(&q->all_done);
+    ct_lock_destroy(&q->lock);
+    free(q);
+}
