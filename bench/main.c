@@ -1869,7 +1869,7 @@ section_queue(void)
 
     printf("\n  timeouts: put+get pairs on one thread, a Queue(1024) holding "
            "4 items (nothing waits); ns per pair; 1 worker pinned to CPU %d; "
-           "median of %d reps of ~%.2f s:\n",
+           "median of %d reps of ~%.3f s:\n",
            g_cpus[0], opt.reps, opt.loop_s);
     run_loop_section(bench_queue_cases, BENCH_SEC_QUEUE_TIMED);
     print_loop_table(bench_queue_cases, BENCH_SEC_QUEUE_TIMED, "ns/pair",
@@ -1880,12 +1880,12 @@ section_queue(void)
     // and unpinned ratios are shown for information.
     static const struct {
         int nthreads;
-        const char *base, *base_label;
+        const char *base, *label;
         double limit;
     } rows[] = {
-        {2, "pthread_ring", "pthread_ring", 3},
-        {2, "gasyncqueue", "gasyncqueue", 2},
-        {4, "gasyncqueue", "gasyncqueue", 3},
+        {2, "pthread_ring", "ring", 3},
+        {2, "gasyncqueue", "GAsyncQueue", 2},
+        {4, "gasyncqueue", "GAsyncQueue", 3},
     };
     const pin_mode cmp_modes[] = {PIN_DIFF, PIN_SAME, PIN_NONE};
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -1903,18 +1903,18 @@ section_queue(void)
                 note = "only 1 CPU";
             }
             char label[64];
-            snprintf(label, sizeof(label), "ct_queue %s %s",
+            snprintf(label, sizeof(label), "ct_queue %s %s vs %s",
                      rows[i].nthreads == 2 ? "1p/1c" : "2p/2c",
-                     cmp_modes[m] == PIN_SAME ? "same CPU" : pm);
+                     cmp_modes[m] == PIN_SAME ? "same CPU" : pm, rows[i].label);
             compare(sec, label,
                     med_of(sec, "ct_queue", pm, rows[i].nthreads, "mitems"),
-                    "Mitems/s", rows[i].base_label,
+                    "M/s", rows[i].base,
                     med_of(sec, rows[i].base, pm, rows[i].nthreads, "mitems"),
                     true, target ? T_GE : T_NONE, rows[i].limit, note);
         }
     }
     compare(sec, "ct_queue 1p/1c diff vs Python",
-            med_of(sec, "ct_queue", "diff", 2, "mitems"), "Mitems/s",
+            med_of(sec, "ct_queue", "diff", 2, "mitems"), "M/s",
             "python queue.Queue",
             med_of(sec, "python_queue", "unpinned", 2, "mitems"), true, T_GE,
             10, py_why ? py_why : "Python unpinned (GIL)");
