@@ -1,4 +1,4 @@
-// ct_queue (see queue.h and docs/queues.md). Two implementations behind
+// ct_queue (see queue.h and docs/queues.md). Three implementations behind
 // one API:
 //
 // - The ring (FIFO, 1 <= maxsize <= CT_QUEUE_RING_MAX): a bounded MPMC
@@ -9,6 +9,10 @@
 //   a get does the same on the head. Sleepers announce themselves with a
 //   WAITERS bit in the very word the other side CASes, so the fast path
 //   learns "someone sleeps" from its own CAS, with no extra load or fence.
+//
+// - The segmented queue (unbounded FIFO and SimpleQueue): a linked list of
+//   blocks of slots (crossbeam's SegQueue), lock-free as well; a put never
+//   waits, and getters sleep as on the ring.
 //
 // - The locked queue (every other kind and size): a ct_lock around an
 //   array (a growable circular buffer, a stack or a binary heap), with
@@ -71,10 +75,25 @@ typedef struct entry {
 
 enum { INITIAL_CAP = 16, SHRINK_MIN = 1024 };
 
+// The segmented queue's block: BLOCK_CAP slots and the link to the next.
+enum { LAP = 32, BLOCK_CAP = LAP - 1, SPARES = 8 };
+
+typedef struct seg_slot {
+    void *item;
+    uint32_t state;
+} seg_slot;
+
+typedef struct seg_block {
+    struct seg_block *next;
+    seg_slot slots[BLOCK_CAP];
+} seg_block;
+
+typedef enum impl { LOCKED, RING, SEG } impl;
+
 struct ct_queue {
     // Read-only after creation: shared by every thread, never written.
     int kind;
-    bool is_ring;
+    impl impl;
     int64_t maxsize;
     ct_queue_item_free *item_free;
     void *item_free_arg;
@@ -86,10 +105,15 @@ struct ct_queue {
     // The locked queue.
     ct_queue_compare *compare;
 
-    // Each written word on its own cache line.
+    // Each written word on its own cache line (with the segmented
+    // queue's block pointer that goes with it).
     _Alignas(64) uint64_t head;
+    seg_block *head_block;
+    uint64_t tail_seen; // the segmented queue's last tail read by a get
     _Alignas(64) uint64_t tail;
+    seg_block *tail_block;
     _Alignas(64) uint64_t done;
+    _Alignas(64) seg_block *spare[SPARES]; // freed blocks kept for reuse
 
     // The locked queue's state, all under `lock` (count, unfinished and
     // shutdown are also read without it, atomically, by the snapshots).
@@ -147,7 +171,7 @@ ring_init(ct_queue *q, uint64_t cap)
         q->slots[i].stamp = i;
         q->slots[i].item = NULL;
     }
-    q->is_ring = true;
+    q->impl = RING;
     q->cap = cap;
     q->lap_shift = shift;
     q->one_lap = UINT64_C(1) << shift;
@@ -160,13 +184,19 @@ finish_new(ct_queue **out, ct_queue *q)
     if (q == NULL) {
         return CT_ENOMEM;
     }
+    int rc = 0;
     if (q->kind == CT_QUEUE_FIFO && q->maxsize > 0 &&
         q->maxsize <= CT_QUEUE_RING_MAX) {
-        int rc = ring_init(q, (uint64_t)q->maxsize);
-        if (rc != 0) {
-            free(q);
-            return rc;
-        }
+        rc = ring_init(q, (uint64_t)q->maxsize);
+    } else if (q->maxsize <= 0 &&
+               (q->kind == CT_QUEUE_FIFO || q->kind == CT_QUEUE_SIMPLE)) {
+        q->head_block = q->tail_block = calloc(1, sizeof(seg_block));
+        rc = q->head_block == NULL ? CT_ENOMEM : 0;
+        q->impl = SEG;
+    }
+    if (rc != 0) {
+        free(q);
+        return rc;
     }
     *out = q;
     return 0;
@@ -350,6 +380,232 @@ ring_try_get(ct_queue *q, void **item, uint64_t *seen)
     }
 }
 
+// ---- The segmented queue ----------------------------------------------------
+//
+// Unbounded FIFO queues and SimpleQueue: a linked list of blocks of
+// BLOCK_CAP slots (crossbeam's SegQueue). The tail word is the ring's (the
+// same flags, the same sleeping getters); positions count in steps of 2,
+// because bit 0 of the head word is HAS_NEXT: "the head block has a
+// successor", so a get need not read the tail to know it is not empty.
+// A position's offset in its block is (pos >> 1) % LAP; offset BLOCK_CAP
+// means "the next block is being installed", and everyone waits that out.
+//
+//   slot state   set by                 meaning
+//   WRITTEN      the put                the item is in the slot
+//   READ         the get                the item has been taken
+//   DESTROY      the block's destroyer  this slot's get, still at work,
+//                                       must finish freeing the block
+//
+// A block is freed by the last of its readers: the get of its last slot
+// starts, and hands the job to any earlier get still at work (DESTROY).
+// No thread touches a freed block, and no hazard pointers are needed: a
+// put or get dereferences a block only after its CAS on the index proved
+// the block current, and the get that frees it comes after every such
+// access. A freed block is kept as the spare (one), so a queue in a
+// steady state allocates nothing.
+
+#define HAS_NEXT UINT64_C(1)
+#define SEG_STEP UINT64_C(2)
+enum { WRITTEN = 1u, READ = 2u, DESTROY = 4u };
+
+static inline uint64_t
+seg_count(uint64_t pos)
+{
+    uint64_t i = pos / SEG_STEP;
+    return i / LAP * BLOCK_CAP + i % LAP;
+}
+
+static seg_block *
+block_new(ct_queue *q)
+{
+    // acq_rel: the spare's last user is done with it before we clear it.
+    seg_block *b = NULL;
+    for (int i = 0; i < SPARES && b == NULL; i++) {
+        if (ct__load_relaxed(&q->spare[i]) != NULL) {
+            b = ct__swap_acq_rel(&q->spare[i], NULL);
+        }
+    }
+    if (b == NULL) {
+        b = malloc(sizeof *b);
+        if (b == NULL) {
+            return NULL;
+        }
+    }
+    memset(b, 0, sizeof *b);
+    return b;
+}
+
+static void
+block_retire(ct_queue *q, seg_block *b)
+{
+    for (int i = 0; i < SPARES; i++) {
+        seg_block *none = NULL;
+        if (ct__load_relaxed(&q->spare[i]) == NULL &&
+            ct__cas_acq_rel(&q->spare[i], &none, b)) {
+            return;
+        }
+    }
+    free(b);
+}
+
+// Frees block `b` unless a get is still at work in one of the slots from
+// `start` on; that get then continues from its own slot.
+static void
+block_destroy(ct_queue *q, seg_block *b, int start)
+{
+    // The last slot needs no mark: its get started the destruction.
+    for (int i = start; i < BLOCK_CAP - 1; i++) {
+        uint32_t *state = &b->slots[i].state;
+        if (!(ct__load_acquire(state) & READ) &&
+            !(ct__fetch_or_acq_rel(state, DESTROY) & READ)) {
+            return;
+        }
+    }
+    block_retire(q, b);
+}
+
+static int
+seg_try_put(ct_queue *q, void *item)
+{
+    seg_block *next_block = NULL; // for the put that fills a block
+    int rc;
+    // acquire, index before block: the block read is at least as new as
+    // the index (the installer stores the block first).
+    uint64_t t = ct__load_acquire(&q->tail);
+    seg_block *b = ct__load_acquire(&q->tail_block);
+    for (;;) {
+        if (t & SHUTDOWN) {
+            rc = CT_ESHUTDOWN;
+            break;
+        }
+        uint64_t pos = t & POS_MASK;
+        uint64_t offset = pos / SEG_STEP % LAP;
+        if (offset == BLOCK_CAP) {
+            rc = TRY_BUSY; // another put is installing the next block
+            break;
+        }
+        if (offset + 1 == BLOCK_CAP && next_block == NULL) {
+            // Allocate before claiming, so a failure changes nothing.
+            next_block = block_new(q);
+            if (next_block == NULL) {
+                rc = CT_ENOMEM;
+                break;
+            }
+        }
+        if (ct__cas_seq_cst(&q->tail, &t, (pos + SEG_STEP) | (t & WAITERS))) {
+            if (offset + 1 == BLOCK_CAP) {
+                // We took the block's last slot: install the next block,
+                // then step the index past the BLOCK_CAP offset with an
+                // add, which keeps the flags set meanwhile.
+                ct__store_release(&q->tail_block, next_block);
+                ct__fetch_add_seq_cst(&q->tail, SEG_STEP);
+                ct__store_release(&b->next, next_block);
+                next_block = NULL;
+            }
+            seg_slot *s = &b->slots[offset];
+            s->item = item;
+            // release: a get that sees WRITTEN sees the item. An OR, since
+            // a destroyer may have marked the slot already.
+            ct__fetch_or_release(&s->state, WRITTEN);
+            if (t & WAITERS) {
+                wake_one(&q->tail);
+            }
+            rc = 0;
+            break;
+        }
+        b = ct__load_acquire(&q->tail_block);
+    }
+    if (next_block != NULL) {
+        block_retire(q, next_block);
+    }
+    return rc;
+}
+
+static int
+seg_try_get(ct_queue *q, void **item, uint64_t *seen)
+{
+    uint64_t h = ct__load_acquire(&q->head);
+    seg_block *b = ct__load_acquire(&q->head_block);
+    for (;;) {
+        uint64_t offset = h / SEG_STEP % LAP;
+        if (offset == BLOCK_CAP) {
+            return TRY_BUSY; // another get is moving to the next block
+        }
+        uint64_t next = h + SEG_STEP;
+        if (!(h & HAS_NEXT)) {
+            // Read the tail only when the last one seen is not past us:
+            // the tail's line is the puts' to write, and a get that read
+            // it every time would steal it from them on every item.
+            uint64_t tpos = ct__load_relaxed(&q->tail_seen);
+            if (h / SEG_STEP >= tpos) {
+                uint64_t t = ct__load_seq_cst(&q->tail);
+                tpos = (t & POS_MASK) / SEG_STEP;
+                if (h / SEG_STEP == tpos) {
+                    *seen = t;
+                    return (t & SHUTDOWN) ? CT_ESHUTDOWN : TRY_WAIT;
+                }
+                ct__store_relaxed(&q->tail_seen, tpos);
+            }
+            if (h / SEG_STEP / LAP != tpos / LAP) {
+                next |= HAS_NEXT; // the tail is in a later block
+            }
+        }
+        if (ct__cas_seq_cst(&q->head, &h, next)) {
+            uint32_t backoff = 0;
+            if (offset + 1 == BLOCK_CAP) {
+                // We took the block's last slot: move the head to the next
+                // block, which its installer links right after its CAS.
+                seg_block *nb;
+                while ((nb = ct__load_acquire(&b->next)) == NULL) {
+                    ct__backoff(&backoff);
+                }
+                uint64_t index = (next & ~HAS_NEXT) + SEG_STEP;
+                if (ct__load_acquire(&nb->next) != NULL) {
+                    index |= HAS_NEXT;
+                }
+                ct__store_release(&q->head_block, nb);
+                ct__store_release(&q->head, index);
+            }
+            seg_slot *s = &b->slots[offset];
+            // The put claimed the slot before we could; wait for its item.
+            while (!(ct__load_acquire(&s->state) & WRITTEN)) {
+                ct__backoff(&backoff);
+            }
+            *item = s->item;
+            if (offset + 1 == BLOCK_CAP) {
+                block_destroy(q, b, 0);
+            } else if (ct__fetch_or_acq_rel(&s->state, READ) & DESTROY) {
+                block_destroy(q, b, (int)offset + 1);
+            }
+            return 0;
+        }
+        b = ct__load_acquire(&q->head_block);
+    }
+}
+
+// ---- Both lock-free queues ------------------------------------------------
+
+// The number of puts ever made, from a tail word.
+static inline uint64_t
+puts_count(const ct_queue *q, uint64_t tail)
+{
+    return q->impl == RING ? ring_count(q, tail & POS_MASK)
+                           : seg_count(tail & POS_MASK);
+}
+
+static inline int
+lf_try_put(ct_queue *q, void *item, uint64_t *seen)
+{
+    return q->impl == RING ? ring_try_put(q, item, seen) : seg_try_put(q, item);
+}
+
+static inline int
+lf_try_get(ct_queue *q, void **item, uint64_t *seen)
+{
+    return q->impl == RING ? ring_try_get(q, item, seen)
+                           : seg_try_get(q, item, seen);
+}
+
 // A sleeper's view: it sleeps only while `word` still reads `expect` (its
 // own WAITERS bit included) and, for a putter, the queue is not shut down.
 typedef struct sleep_check {
@@ -377,8 +633,8 @@ timed_out_waiter(void *arg, bool have_more)
 // woken, the word changes, or the deadline. Returns false if the deadline
 // passed (the caller tries once more, then gives up).
 static bool
-ring_sleep(ct_queue *q, uint64_t *word, uint64_t seen, ct__deadline deadline,
-           bool putter)
+lf_sleep(ct_queue *q, uint64_t *word, uint64_t seen, ct__deadline deadline,
+         bool putter)
 {
     if (!(seen & WAITERS)) {
         uint64_t want = seen;
@@ -402,20 +658,20 @@ time_left(ct__deadline deadline)
     return ct__deadline_remaining(deadline) > 0;
 }
 
-// The shared slow path of put and get: `try` is ring_try_put or
-// ring_try_get's result loop. A wait goes through three stages: back off
+// The shared slow path of put and get: `try` is lf_try_put or
+// lf_try_get's result loop. A wait goes through three stages: back off
 // while a peer is mid-operation (that state always passes), spin while
 // full or empty for a few microseconds (a peer on another CPU usually
 // acts within that), then sleep with WAITERS set.
 static int
-ring_put_slow(ct_queue *q, void *item, ct_duration timeout)
+lf_put_slow(ct_queue *q, void *item, ct_duration timeout)
 {
     ct__deadline deadline = ct__deadline_after(timeout);
     ct__spin spin = CT__SPIN_INIT;
     uint32_t backoff = 0;
     for (;;) {
         uint64_t seen = 0;
-        int rc = ring_try_put(q, item, &seen);
+        int rc = lf_try_put(q, item, &seen);
         if (rc == TRY_BUSY) {
             ct__backoff(&backoff);
             continue;
@@ -431,7 +687,7 @@ ring_put_slow(ct_queue *q, void *item, ct_duration timeout)
         if (ct__spin_next(&spin)) {
             continue;
         }
-        if (!ring_sleep(q, &q->head, seen, deadline, true)) {
+        if (!lf_sleep(q, &q->head, seen, deadline, true)) {
             // Out of time: one last look, so a slot freed at the deadline
             // is not wasted; then time_left() ends the loop.
             deadline = ct__deadline_after(0);
@@ -440,14 +696,14 @@ ring_put_slow(ct_queue *q, void *item, ct_duration timeout)
 }
 
 static int
-ring_get_slow(ct_queue *q, void **item, ct_duration timeout)
+lf_get_slow(ct_queue *q, void **item, ct_duration timeout)
 {
     ct__deadline deadline = ct__deadline_after(timeout);
     ct__spin spin = CT__SPIN_INIT;
     uint32_t backoff = 0;
     for (;;) {
         uint64_t seen = 0;
-        int rc = ring_try_get(q, item, &seen);
+        int rc = lf_try_get(q, item, &seen);
         if (rc == TRY_BUSY) {
             ct__backoff(&backoff);
             continue;
@@ -463,59 +719,58 @@ ring_get_slow(ct_queue *q, void **item, ct_duration timeout)
         if (ct__spin_next(&spin)) {
             continue;
         }
-        if (!ring_sleep(q, &q->tail, seen, deadline, false)) {
+        if (!lf_sleep(q, &q->tail, seen, deadline, false)) {
             deadline = ct__deadline_after(0);
         }
     }
 }
 
 static int
-ring_put(ct_queue *q, void *item, ct_duration timeout)
+lf_put(ct_queue *q, void *item, ct_duration timeout)
 {
     uint64_t seen = 0;
-    int rc = ring_try_put(q, item, &seen);
+    int rc = lf_try_put(q, item, &seen);
     if (CT_LIKELY(rc <= 0)) {
         return rc;
     }
     if (rc == TRY_WAIT && timeout <= 0) {
         return CT_ETIMEDOUT;
     }
-    return ring_put_slow(q, item, timeout);
+    return lf_put_slow(q, item, timeout);
 }
 
 static int
-ring_get(ct_queue *q, void **item, ct_duration timeout)
+lf_get(ct_queue *q, void **item, ct_duration timeout)
 {
     uint64_t seen = 0;
-    int rc = ring_try_get(q, item, &seen);
+    int rc = lf_try_get(q, item, &seen);
     if (CT_LIKELY(rc <= 0)) {
         return rc;
     }
     if (rc == TRY_WAIT && timeout <= 0) {
         return CT_ETIMEDOUT;
     }
-    return ring_get_slow(q, item, timeout);
+    return lf_get_slow(q, item, timeout);
 }
 
 static int64_t
-ring_unfinished(const ct_queue *q)
+lf_unfinished(const ct_queue *q)
 {
     // done first: tail only grows, so a tail read later that equals it
     // proves the count was 0 when done was read.
     uint64_t d = ct__load_seq_cst(&q->done) & POS_MASK;
-    uint64_t t = ct__load_seq_cst(&q->tail) & POS_MASK;
-    return (int64_t)(ring_count(q, t) - d);
+    return (int64_t)(puts_count(q, ct__load_seq_cst(&q->tail)) - d);
 }
 
 // Adds `n` (at most the unfinished count, so possibly fewer) to the done
 // count; wakes the joiners if no task is left. Returns the number added.
 static uint64_t
-ring_add_done(ct_queue *q, uint64_t n)
+lf_add_done(ct_queue *q, uint64_t n)
 {
     uint64_t d = ct__load_relaxed(&q->done);
     uint64_t add;
     do {
-        uint64_t puts = ring_count(q, ct__load_seq_cst(&q->tail) & POS_MASK);
+        uint64_t puts = puts_count(q, ct__load_seq_cst(&q->tail));
         uint64_t left = puts - (d & POS_MASK);
         add = n < left ? n : left;
         if (add == 0) {
@@ -523,8 +778,8 @@ ring_add_done(ct_queue *q, uint64_t n)
         }
     } while (!ct__cas_seq_cst(&q->done, &d, d + add));
     d += add;
-    if ((d & WAITERS) && ring_count(q, ct__load_seq_cst(&q->tail) & POS_MASK) ==
-                             (d & POS_MASK)) {
+    if ((d & WAITERS) &&
+        puts_count(q, ct__load_seq_cst(&q->tail)) == (d & POS_MASK)) {
         // No task left: every joiner goes. Clearing the bit first makes a
         // joiner that is just setting it look again (its CAS fails or its
         // validation sees the word changed).
@@ -535,14 +790,13 @@ ring_add_done(ct_queue *q, uint64_t n)
 }
 
 static int
-ring_join(ct_queue *q, ct_duration timeout)
+lf_join(ct_queue *q, ct_duration timeout)
 {
     ct__deadline deadline = 0;
     bool timed = false;
     for (;;) {
         uint64_t d = ct__load_seq_cst(&q->done);
-        uint64_t t = ct__load_seq_cst(&q->tail) & POS_MASK;
-        if (ring_count(q, t) == (d & POS_MASK)) {
+        if (puts_count(q, ct__load_seq_cst(&q->tail)) == (d & POS_MASK)) {
             return 0;
         }
         if (!timed) {
@@ -554,14 +808,14 @@ ring_join(ct_queue *q, ct_duration timeout)
         } else if (!time_left(deadline)) {
             return CT_ETIMEDOUT;
         }
-        if (!ring_sleep(q, &q->done, d, deadline, false)) {
+        if (!lf_sleep(q, &q->done, d, deadline, false)) {
             deadline = ct__deadline_after(0);
         }
     }
 }
 
 static void
-ring_shutdown(ct_queue *q, bool immediate)
+lf_shutdown(ct_queue *q, bool immediate)
 {
     ct__fetch_or_seq_cst(&q->tail, SHUTDOWN);
     if (immediate) {
@@ -572,7 +826,7 @@ ring_shutdown(ct_queue *q, bool immediate)
         for (;;) {
             void *item = NULL;
             uint64_t seen = 0;
-            int rc = ring_try_get(q, &item, &seen);
+            int rc = lf_try_get(q, &item, &seen);
             if (rc == TRY_BUSY) {
                 ct__backoff(&backoff);
                 continue;
@@ -583,7 +837,7 @@ ring_shutdown(ct_queue *q, bool immediate)
             drop_item(q, item);
             dropped++;
         }
-        ring_add_done(q, dropped);
+        lf_add_done(q, dropped);
         // Joiners re-check: the count may have reached 0 just now, or
         // was 0 all along on a queue whose drain added nothing.
         ct__fetch_and_seq_cst(&q->done, ~WAITERS);
@@ -803,8 +1057,8 @@ ct_queue_put(ct_queue *q, void *item, ct_duration timeout)
     if (q == NULL) {
         return CT_EINVAL;
     }
-    return q->is_ring ? ring_put(q, item, timeout)
-                      : locked_put(q, item, timeout);
+    return q->impl != LOCKED ? lf_put(q, item, timeout)
+                             : locked_put(q, item, timeout);
 }
 
 int
@@ -813,8 +1067,8 @@ ct_queue_get(ct_queue *q, void **item, ct_duration timeout)
     if (q == NULL || item == NULL) {
         return CT_EINVAL;
     }
-    return q->is_ring ? ring_get(q, item, timeout)
-                      : locked_get(q, item, timeout);
+    return q->impl != LOCKED ? lf_get(q, item, timeout)
+                             : locked_get(q, item, timeout);
 }
 
 int
@@ -835,8 +1089,8 @@ ct_queue_task_done(ct_queue *q)
     if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
         return CT_EINVAL;
     }
-    if (q->is_ring) {
-        return ring_add_done(q, 1) == 1 ? 0 : CT_EOVERFLOW;
+    if (q->impl != LOCKED) {
+        return lf_add_done(q, 1) == 1 ? 0 : CT_EOVERFLOW;
     }
     lock_queue(q);
     int rc = 0;
@@ -858,8 +1112,8 @@ ct_queue_join(ct_queue *q, ct_duration timeout)
     if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
         return CT_EINVAL;
     }
-    if (q->is_ring) {
-        return ring_join(q, timeout);
+    if (q->impl != LOCKED) {
+        return lf_join(q, timeout);
     }
     lock_queue(q);
     int rc = 0;
@@ -888,7 +1142,8 @@ ct_queue_unfinished_tasks(const ct_queue *q)
     if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
         return 0;
     }
-    return q->is_ring ? ring_unfinished(q) : ct__load_relaxed(&q->unfinished);
+    return q->impl != LOCKED ? lf_unfinished(q)
+                             : ct__load_relaxed(&q->unfinished);
 }
 
 size_t
@@ -897,16 +1152,15 @@ ct_queue_qsize(const ct_queue *q)
     if (q == NULL) {
         return 0;
     }
-    if (!q->is_ring) {
+    if (q->impl == LOCKED) {
         return ct__load_relaxed(&q->count);
     }
     // head first: the tail read after it is at least as far, so the
     // difference is never negative; it can exceed cap if the reads are
     // far apart, hence the clamp.
-    uint64_t h = ct__load_seq_cst(&q->head) & POS_MASK;
-    uint64_t t = ct__load_seq_cst(&q->tail) & POS_MASK;
-    uint64_t n = ring_count(q, t) - ring_count(q, h);
-    return (size_t)(n < q->cap ? n : q->cap);
+    uint64_t h = puts_count(q, ct__load_seq_cst(&q->head));
+    uint64_t n = puts_count(q, ct__load_seq_cst(&q->tail)) - h;
+    return (size_t)(q->impl == RING && n > q->cap ? q->cap : n);
 }
 
 bool
@@ -934,8 +1188,8 @@ ct_queue_shutdown(ct_queue *q, bool immediate)
     if (q == NULL || q->kind == CT_QUEUE_SIMPLE) {
         return CT_EINVAL;
     }
-    if (q->is_ring) {
-        ring_shutdown(q, immediate);
+    if (q->impl != LOCKED) {
+        lf_shutdown(q, immediate);
         return 0;
     }
     lock_queue(q);
@@ -961,8 +1215,8 @@ ct_queue_is_shutdown(const ct_queue *q)
     if (q == NULL) {
         return false;
     }
-    return q->is_ring ? (ct__load_seq_cst(&q->tail) & SHUTDOWN) != 0
-                      : ct__load_relaxed(&q->shutdown) != 0;
+    return q->impl != LOCKED ? (ct__load_seq_cst(&q->tail) & SHUTDOWN) != 0
+                             : ct__load_relaxed(&q->shutdown) != 0;
 }
 
 void
@@ -971,13 +1225,32 @@ ct_queue_free(ct_queue *q)
     if (q == NULL) {
         return;
     }
-    if (q->is_ring) {
+    if (q->impl == RING) {
         uint64_t h = q->head & POS_MASK;
         uint64_t t = q->tail & POS_MASK;
         for (uint64_t pos = h; pos != t; pos = ring_next(q, pos)) {
             drop_item(q, q->slots[pos & (q->one_lap - 1)].item);
         }
         free(q->slots);
+    } else if (q->impl == SEG) {
+        // Nobody is at work: every block before head_block is freed, and
+        // the blocks from it on hold exactly the items from head to tail.
+        uint64_t pos = (q->head & ~HAS_NEXT) / SEG_STEP;
+        uint64_t end = (q->tail & POS_MASK) / SEG_STEP;
+        seg_block *b = q->head_block;
+        for (; pos != end; pos++) {
+            if (pos % LAP == BLOCK_CAP) {
+                seg_block *next = b->next;
+                free(b);
+                b = next;
+            } else {
+                drop_item(q, b->slots[pos % LAP].item);
+            }
+        }
+        free(b);
+        for (int i = 0; i < SPARES; i++) {
+            free(q->spare[i]);
+        }
     } else {
         for (size_t i = 0; i < q->count; i++) {
             drop_item(q, q->buf[(q->first + i) % q->buf_cap].item);

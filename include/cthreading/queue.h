@@ -2,10 +2,11 @@
 // SimpleQueue, with Python 3.13's shutdown) for `void *` items.
 //
 // A bounded FIFO queue (maxsize 1 .. CT_QUEUE_RING_MAX) is a lock-free ring
-// with a sequence number per slot: a put or get that need not wait is a few
-// atomic operations, takes no lock and makes no system call. Every other
-// kind is a short lock around an array (a growable ring, a stack or a
-// binary heap). Blocked callers sleep in the parking lot, like every other
+// with a sequence number per slot, an unbounded FIFO queue or SimpleQueue a
+// lock-free list of blocks: a put or get that need not wait is a few atomic
+// operations, takes no lock and makes no system call. LIFO, priority and
+// very large bounded queues are a short lock around an array (a stack, a
+// binary heap or a growable ring). Blocked callers sleep in the parking lot, like every other
 // primitive, after a brief spin, and are woken only when they sleep.
 // See docs/queues.md.
 #ifndef CTHREADING_QUEUE_H

@@ -46,6 +46,8 @@
     __atomic_fetch_and((p), (v), __ATOMIC_RELEASE)
 #define ct__fetch_and_seq_cst(p, v)                                            \
     __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+#define ct__fetch_or_release(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELEASE)
+#define ct__fetch_or_acq_rel(p, v) __atomic_fetch_or((p), (v), __ATOMIC_ACQ_REL)
 #define ct__fetch_or_seq_cst(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
 
 // One iteration of a busy-wait: tells the CPU we spin (x86 PAUSE, Arm
