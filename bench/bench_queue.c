@@ -238,10 +238,10 @@ loop_nowait(uint64_t n)
 
 const bench_case bench_queue_cases[] = {
     CTQUEUE("ct_queue", fifo, "Queue(1024): lock-free ring"),
-    CTQUEUE("ct_queue_unbounded", unbounded, "Queue(0): locked, growable"),
-    CTQUEUE("ct_simplequeue", simple, "SimpleQueue"),
-    CTQUEUE("ct_lifoqueue", lifo, "LifoQueue(1024)"),
-    CTQUEUE("ct_priorityqueue", priority, "PriorityQueue(1024), uintptr <"),
+    CTQUEUE("ct_queue_unbounded", unbounded, "Queue(0): lock-free blocks"),
+    CTQUEUE("ct_simplequeue", simple, "SimpleQueue: lock-free blocks"),
+    CTQUEUE("ct_lifoqueue", lifo, "LifoQueue(1024): locked stack"),
+    CTQUEUE("ct_priorityqueue", priority, "PriorityQueue(1024): locked heap"),
     QUEUE("pthread_ring", BENCH_BASELINE, 0, pring,
           "mutex + not_full + not_empty, 1024"),
 #ifdef CT_HAVE_GLIB
