@@ -338,8 +338,15 @@ ring_try_put(ct_queue *q, void *item, uint64_t *seen)
             }
             return TRY_BUSY;
         }
-        // Another put took the position first: look again.
-        t = ct__load_relaxed(&q->tail);
+        // Either another put took the position first (the tail moved:
+        // look again) or the put one lap ago is still writing this slot
+        // (the tail has not moved): wait for it, with backoff, like any
+        // peer mid-operation.
+        uint64_t now = ct__load_relaxed(&q->tail);
+        if (now == t) {
+            return TRY_BUSY;
+        }
+        t = now;
     }
 }
 
@@ -376,7 +383,13 @@ ring_try_get(ct_queue *q, void **item, uint64_t *seen)
             }
             return TRY_BUSY;
         }
-        h = ct__load_relaxed(&q->head);
+        // As in the put: the head moved, or the get one lap ago is still
+        // freeing this slot.
+        uint64_t now = ct__load_relaxed(&q->head);
+        if (now == h) {
+            return TRY_BUSY;
+        }
+        h = now;
     }
 }
 
@@ -401,8 +414,11 @@ ring_try_get(ct_queue *q, void **item, uint64_t *seen)
 // No thread touches a freed block, and no hazard pointers are needed: a
 // put or get dereferences a block only after its CAS on the index proved
 // the block current, and the get that frees it comes after every such
-// access. A freed block is kept as the spare (one), so a queue in a
-// steady state allocates nothing.
+// access. Freed blocks are kept in SPARES slots, so a queue in a steady
+// state allocates nothing. "Lock-free" with crossbeam's caveat: a put that
+// is preempted while installing the next block (or a get moving the head
+// to it) holds up the others at that block boundary, who back off
+// (ct__backoff) until it runs again.
 
 #define HAS_NEXT UINT64_C(1)
 #define SEG_STEP UINT64_C(2)
@@ -536,7 +552,11 @@ seg_try_get(ct_queue *q, void **item, uint64_t *seen)
             // Read the tail only when the last one seen is not past us:
             // the tail's line is the puts' to write, and a get that read
             // it every time would steal it from them on every item.
-            uint64_t tpos = ct__load_relaxed(&q->tail_seen);
+            // acquire/release: whoever reads our head after our CAS must
+            // also see a tail at least this far (the chain through
+            // tail_seen replaces the tail read that the CAS now skips;
+            // relaxed would let a weakly ordered CPU see head > tail).
+            uint64_t tpos = ct__load_acquire(&q->tail_seen);
             if (h / SEG_STEP >= tpos) {
                 uint64_t t = ct__load_seq_cst(&q->tail);
                 tpos = (t & POS_MASK) / SEG_STEP;
@@ -544,7 +564,7 @@ seg_try_get(ct_queue *q, void **item, uint64_t *seen)
                     *seen = t;
                     return (t & SHUTDOWN) ? CT_ESHUTDOWN : TRY_WAIT;
                 }
-                ct__store_relaxed(&q->tail_seen, tpos);
+                ct__store_release(&q->tail_seen, tpos);
             }
             if (h / SEG_STEP / LAP != tpos / LAP) {
                 next |= HAS_NEXT; // the tail is in a later block
@@ -658,20 +678,28 @@ time_left(ct__deadline deadline)
     return ct__deadline_remaining(deadline) > 0;
 }
 
-// The shared slow path of put and get: `try` is lf_try_put or
-// lf_try_get's result loop. A wait goes through three stages: back off
-// while a peer is mid-operation (that state always passes), spin while
-// full or empty for a few microseconds (a peer on another CPU usually
-// acts within that), then sleep with WAITERS set.
+// One try of a put (out == NULL: put `item`) or a get (into *out).
+static inline int
+lf_try(ct_queue *q, void *item, void **out, uint64_t *seen)
+{
+    return out == NULL ? lf_try_put(q, item, seen) : lf_try_get(q, out, seen);
+}
+
+// The slow path of put and get. A wait goes through three stages: back
+// off while a peer is mid-operation (that state always passes), spin while
+// full or empty for a few microseconds (a peer on another CPU usually acts
+// within that), then sleep with WAITERS set: a putter in the head word, a
+// getter in the tail word.
 static int
-lf_put_slow(ct_queue *q, void *item, ct_duration timeout)
+lf_slow(ct_queue *q, void *item, void **out, ct_duration timeout)
 {
     ct__deadline deadline = ct__deadline_after(timeout);
     ct__spin spin = CT__SPIN_INIT;
     uint32_t backoff = 0;
+    bool put = out == NULL;
     for (;;) {
         uint64_t seen = 0;
-        int rc = lf_try_put(q, item, &seen);
+        int rc = lf_try(q, item, out, &seen);
         if (rc == TRY_BUSY) {
             ct__backoff(&backoff);
             continue;
@@ -680,6 +708,7 @@ lf_put_slow(ct_queue *q, void *item, ct_duration timeout)
             ct__spin_end(&spin);
             return rc;
         }
+        backoff = 0; // each peer mid-operation gets a fresh backoff
         if (!time_left(deadline)) {
             ct__spin_end(&spin);
             return CT_ETIMEDOUT;
@@ -687,70 +716,28 @@ lf_put_slow(ct_queue *q, void *item, ct_duration timeout)
         if (ct__spin_next(&spin)) {
             continue;
         }
-        if (!lf_sleep(q, &q->head, seen, deadline, true)) {
-            // Out of time: one last look, so a slot freed at the deadline
-            // is not wasted; then time_left() ends the loop.
+        if (!lf_sleep(q, put ? &q->head : &q->tail, seen, deadline, put)) {
+            // Out of time: one last look, so that a slot or an item that
+            // came at the deadline is not wasted; then time_left() ends
+            // the loop.
             deadline = ct__deadline_after(0);
         }
     }
 }
 
-static int
-lf_get_slow(ct_queue *q, void **item, ct_duration timeout)
-{
-    ct__deadline deadline = ct__deadline_after(timeout);
-    ct__spin spin = CT__SPIN_INIT;
-    uint32_t backoff = 0;
-    for (;;) {
-        uint64_t seen = 0;
-        int rc = lf_try_get(q, item, &seen);
-        if (rc == TRY_BUSY) {
-            ct__backoff(&backoff);
-            continue;
-        }
-        if (rc != TRY_WAIT) {
-            ct__spin_end(&spin);
-            return rc;
-        }
-        if (!time_left(deadline)) {
-            ct__spin_end(&spin);
-            return CT_ETIMEDOUT;
-        }
-        if (ct__spin_next(&spin)) {
-            continue;
-        }
-        if (!lf_sleep(q, &q->tail, seen, deadline, false)) {
-            deadline = ct__deadline_after(0);
-        }
-    }
-}
-
-static int
-lf_put(ct_queue *q, void *item, ct_duration timeout)
+// put (out == NULL) or get: the fast path, inline, then lf_slow.
+static inline int
+lf_op(ct_queue *q, void *item, void **out, ct_duration timeout)
 {
     uint64_t seen = 0;
-    int rc = lf_try_put(q, item, &seen);
+    int rc = lf_try(q, item, out, &seen);
     if (CT_LIKELY(rc <= 0)) {
         return rc;
     }
     if (rc == TRY_WAIT && timeout <= 0) {
         return CT_ETIMEDOUT;
     }
-    return lf_put_slow(q, item, timeout);
-}
-
-static int
-lf_get(ct_queue *q, void **item, ct_duration timeout)
-{
-    uint64_t seen = 0;
-    int rc = lf_try_get(q, item, &seen);
-    if (CT_LIKELY(rc <= 0)) {
-        return rc;
-    }
-    if (rc == TRY_WAIT && timeout <= 0) {
-        return CT_ETIMEDOUT;
-    }
-    return lf_get_slow(q, item, timeout);
+    return lf_slow(q, item, out, timeout);
 }
 
 static int64_t
@@ -767,11 +754,14 @@ lf_unfinished(const ct_queue *q)
 static uint64_t
 lf_add_done(ct_queue *q, uint64_t n)
 {
-    uint64_t d = ct__load_relaxed(&q->done);
+    // acquire: the tail read below comes after the read of done, so it is
+    // at least the tail that the last task_done saw (on a weakly ordered
+    // CPU a relaxed load could be satisfied later, and then puts < done).
+    uint64_t d = ct__load_acquire(&q->done);
     uint64_t add;
     do {
         uint64_t puts = puts_count(q, ct__load_seq_cst(&q->tail));
-        uint64_t left = puts - (d & POS_MASK);
+        uint64_t left = puts > (d & POS_MASK) ? puts - (d & POS_MASK) : 0;
         add = n < left ? n : left;
         if (add == 0) {
             return 0;
@@ -836,6 +826,7 @@ lf_shutdown(ct_queue *q, bool immediate)
             }
             drop_item(q, item);
             dropped++;
+            backoff = 0;
         }
         lf_add_done(q, dropped);
         // Joiners re-check: the count may have reached 0 just now, or
@@ -1057,7 +1048,7 @@ ct_queue_put(ct_queue *q, void *item, ct_duration timeout)
     if (q == NULL) {
         return CT_EINVAL;
     }
-    return q->impl != LOCKED ? lf_put(q, item, timeout)
+    return q->impl != LOCKED ? lf_op(q, item, NULL, timeout)
                              : locked_put(q, item, timeout);
 }
 
@@ -1067,7 +1058,7 @@ ct_queue_get(ct_queue *q, void **item, ct_duration timeout)
     if (q == NULL || item == NULL) {
         return CT_EINVAL;
     }
-    return q->impl != LOCKED ? lf_get(q, item, timeout)
+    return q->impl != LOCKED ? lf_op(q, NULL, item, timeout)
                              : locked_get(q, item, timeout);
 }
 
@@ -1159,7 +1150,8 @@ ct_queue_qsize(const ct_queue *q)
     // difference is never negative; it can exceed cap if the reads are
     // far apart, hence the clamp.
     uint64_t h = puts_count(q, ct__load_seq_cst(&q->head));
-    uint64_t n = puts_count(q, ct__load_seq_cst(&q->tail)) - h;
+    uint64_t t = puts_count(q, ct__load_seq_cst(&q->tail));
+    uint64_t n = t > h ? t - h : 0;
     return (size_t)(q->impl == RING && n > q->cap ? q->cap : n);
 }
 

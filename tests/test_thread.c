@@ -15,17 +15,6 @@
 
 // --- Helpers -----------------------------------------------------------------
 
-#if defined(__SANITIZE_THREAD__)
-#define TSAN_BUILD 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TSAN_BUILD 1
-#endif
-#endif
-#ifndef TSAN_BUILD
-#define TSAN_BUILD 0
-#endif
-
 typedef struct probe {
     atomic_int ran;
     ct_event go;      // the target waits for it when `wait` is set

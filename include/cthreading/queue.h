@@ -6,9 +6,9 @@
 // lock-free list of blocks: a put or get that need not wait is a few atomic
 // operations, takes no lock and makes no system call. LIFO, priority and
 // very large bounded queues are a short lock around an array (a stack, a
-// binary heap or a growable ring). Blocked callers sleep in the parking lot, like every other
-// primitive, after a brief spin, and are woken only when they sleep.
-// See docs/queues.md.
+// binary heap or a growable ring). Blocked callers sleep in the parking lot,
+// like every other primitive, after a brief spin, and are woken only when they
+// sleep. See docs/queues.md.
 #ifndef CTHREADING_QUEUE_H
 #define CTHREADING_QUEUE_H
 
@@ -33,8 +33,9 @@ typedef struct ct_queue ct_queue;
 // allocated at creation (16 bytes each). A larger bounded queue is a locked
 // array that grows as items arrive, up to maxsize.
 #define CT_QUEUE_RING_MAX ((int64_t)1 << 20)
-// The largest maxsize accepted (larger: CT_EINVAL); also the most items any
-// queue holds: an unbounded queue's put beyond it fails with CT_ENOMEM.
+// The largest maxsize accepted (larger: CT_EINVAL); also the most items an
+// unbounded LIFO or priority queue holds (a put beyond it fails with
+// CT_ENOMEM). An unbounded FIFO queue is limited by memory alone.
 #define CT_QUEUE_MAXSIZE_MAX ((int64_t)1 << 40)
 
 // Orders a priority queue: receives two items (the pointers themselves, not

@@ -24,6 +24,31 @@ typedef struct ct_test {
 // and tests/suites.h lists the unit once.
 #define CT_SUITE(unit) const ct_test ct_suite_##unit[]
 
+// TSAN_BUILD is 1 under ThreadSanitizer (GCC's or Clang's spelling), so a
+// test can scale down or skip what TSan cannot follow.
+#if defined(__SANITIZE_THREAD__)
+#define TSAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN_BUILD 1
+#endif
+#endif
+#ifndef TSAN_BUILD
+#define TSAN_BUILD 0
+#endif
+
+// ASAN_BUILD is 1 under AddressSanitizer.
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ASAN_BUILD 1
+#endif
+#endif
+#ifndef ASAN_BUILD
+#define ASAN_BUILD 0
+#endif
+
 // Exit codes of a test child (the runner reads them).
 #define CT_TEST_EXIT_PASS 0
 #define CT_TEST_EXIT_FAIL 1
