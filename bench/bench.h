@@ -17,6 +17,7 @@
 #include <cthreading/condition.h>
 #include <cthreading/event.h>
 #include <cthreading/lock.h>
+#include <cthreading/queue.h>
 #include <cthreading/rlock.h>
 #include <cthreading/semaphore.h>
 
@@ -48,6 +49,9 @@ typedef enum bench_role {
 #define BENCH_SEC_BURN "burn"
 #define BENCH_SEC_NOTIFY "notify"
 #define BENCH_SEC_THREAD "thread"
+#define BENCH_SEC_QUEUE "queue"
+// The queue section's single-thread put+get loops (run by `--only queue`).
+#define BENCH_SEC_QUEUE_TIMED "queue_timed"
 
 // The thread section's largest batch (--threads caps it too).
 #define BENCH_BATCH_MAX 16
@@ -98,7 +102,14 @@ typedef struct bench_worker {
 //       50 ms later; close();
 //   thread: loop(n) creates n threads one after another, each joined before
 //       the next starts; batch(n, k) n times starts k threads (k <=
-//       BENCH_BATCH_MAX), then joins the k. Every thread returns at once.
+//       BENCH_BATCH_MAX), then joins the k. Every thread returns at once;
+//   queue: open() makes an empty queue (its kind and capacity are the
+//       case's own); put(st, item) adds one item, waiting while the queue
+//       is full; get(st) removes one and returns it, waiting while the
+//       queue is empty; any number of threads call put and get at once;
+//       close() frees the queue, empty by then. Items are never NULL;
+//   queue_timed: loop(n) runs n put+get pairs on a queue that it makes
+//       and frees around the loop, which never has to wait.
 typedef struct bench_case {
     const char *section;
     const char *name;
@@ -116,6 +127,8 @@ typedef struct bench_case {
     void (*wake)(void *st);
     void (*close)(void *st);
     void (*batch)(uint64_t n, int k);
+    void (*put)(void *st, void *item);
+    void *(*get)(void *st);
 } bench_case;
 
 // Type sizes for the sizes section.
@@ -130,6 +143,7 @@ extern const bench_case bench_lock_cases[];   // bench_lock.c
 extern const bench_case bench_wake_cases[];   // bench_wake.c
 extern const bench_case bench_notify_cases[]; // bench_notify.c
 extern const bench_case bench_thread_cases[]; // bench_thread.c
+extern const bench_case bench_queue_cases[];  // bench_queue.c
 extern const bench_size bench_sizes[];        // bench_sizes.c
 
 // Reports a failed call that a benchmark cannot go on from, and exits.

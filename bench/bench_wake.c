@@ -1,7 +1,8 @@
 // Wake-up cases: two-thread ping-pongs (one round trip = two wake-ups) for
 // ct_event, ct_condition and ct_semaphore against pthread/GLib condition
 // variables, sem_t, a raw futex and a pure spin; and the "burn" cases, where
-// one waiter blocks for 50 ms and we measure the CPU it spends doing so.
+// one waiter blocks for 50 ms and we measure the CPU it spends doing so
+// (ct_queue's row: a blocking get on an empty queue, woken by a put).
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE // syscall()
 #endif
@@ -533,6 +534,35 @@ fx_burn_wake(void *st)
     futex_wake(&s->word);
 }
 
+// ---- ct_queue burn: a blocking get on an empty Queue(1024) --------------
+
+static void *
+queue_burn_open(void)
+{
+    ct_queue *q;
+    BENCH_CHECK(ct_queue_new(&q, CT_QUEUE_FIFO, 1024));
+    return q;
+}
+
+static void
+queue_burn_wait(void *st)
+{
+    void *item;
+    BENCH_CHECK(ct_queue_get(st, &item, CT_FOREVER));
+}
+
+static void
+queue_burn_wake(void *st)
+{
+    BENCH_CHECK(ct_queue_put(st, (void *)(uintptr_t)1, CT_FOREVER));
+}
+
+static void
+queue_burn_close(void *st)
+{
+    ct_queue_free(st);
+}
+
 #define PP(n, r, o, sd, c, nt)                                                 \
     {                                                                          \
         .section = BENCH_SEC_PINGPONG, .name = (n), .role = (r), .open = (o),  \
@@ -589,6 +619,8 @@ const bench_case bench_wake_cases[] = {
          csem_close, "ct_semaphore_acquire"),
     BURN("ct_lock", BENCH_OURS, lock_burn_open, lock_burn_wait, lock_burn_wake,
          lock_burn_close, "ct_lock_acquire"),
+    BURN("ct_queue", BENCH_OURS, queue_burn_open, queue_burn_wait,
+         queue_burn_wake, queue_burn_close, "ct_queue_get, Queue(1024)"),
     BURN("pthread_cond", BENCH_BASELINE, pc_open, pc_burn_wait, pc_burn_wake,
          pc_close, "pthread_cond_wait"),
     BURN("sem_t", BENCH_BASELINE, ps_open, ps_burn_wait, ps_burn_wake, ps_close,

@@ -42,6 +42,8 @@ typedef struct options {
     double pingpong_s;  // one ping-pong rep
     int64_t burn_ns;    // how long the burn waiter waits
     double thread_s;    // one thread start+join rep
+    double queue_s;     // one queue throughput rep
+    double python_s;    // one rep of the Python queue.Queue script
 } options;
 
 static options opt;
@@ -1372,14 +1374,16 @@ section_burn(void)
                c->note ? c->note : "");
     }
     print_cmp_header();
-    const char *ours[] = {"ct_event", "ct_condition", "ct_semaphore",
-                          "ct_lock"};
-    const char *base[] = {"sem_t", "pthread_cond", "sem_t", "futex"};
+    const char *ours[] = {"ct_event", "ct_condition", "ct_semaphore", "ct_lock",
+                          "ct_queue"};
+    const char *base[] = {"sem_t", "pthread_cond", "sem_t", "futex",
+                          "pthread_cond"};
+    const size_t nours = sizeof(ours) / sizeof(ours[0]);
     const char *pm = pin_names[mode];
     // The whole CPU of one wait, beside a baseline's: informational, since
     // it includes the kernel's sleep and wake-up, which cost 15-30 us of
     // thread CPU on some hosts for a bare FUTEX_WAIT alone.
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < nours; i++) {
         char label[64];
         snprintf(label, sizeof(label), "%s CPU per wait", ours[i]);
         compare(sec, label, med_of(sec, ours[i], pm, 0, "cpu_us"), "us",
@@ -1389,7 +1393,7 @@ section_burn(void)
     // What the goal means by "burns before it sleeps": the CPU above what a
     // bare FUTEX_WAIT and its wake-up cost the same thread in this run.
     double floor_us = med_of(sec, "futex", pm, 0, "cpu_us");
-    for (size_t i = 0; i < 4; i++) {
+    for (size_t i = 0; i < nours; i++) {
         char label[64];
         snprintf(label, sizeof(label), "%s net of FUTEX_WAIT floor", ours[i]);
         compare(sec, label, med_of(sec, ours[i], pm, 0, "cpu_us") - floor_us,
@@ -1565,6 +1569,363 @@ section_thread(void)
                 med_of(sec, "pthread_create", pm, k, "batch_ns"), true, op, 1.2,
                 note);
     }
+}
+
+// ---- Queues -----------------------------------------------------------------
+
+// One throughput rep's shared state, and one producer's or consumer's.
+typedef struct q_rep_state {
+    const bench_case *c;
+    void *q;
+    pthread_barrier_t start;
+} q_rep_state;
+
+typedef struct q_thread {
+    _Alignas(64) q_rep_state *rs; // each thread's record on its own line
+    bool producer;
+    uint64_t n;     // items to put (producer) or to get (consumer)
+    uint64_t sum;   // consumer: the sum of the items it took
+    int64_t t0, t1; // after the start barrier, after the last item
+} q_thread;
+
+#define Q_MAX_THREADS 8
+
+// A producer puts the items 1..n; a consumer takes exactly its share of
+// all the items put, whatever their order, so every queue kind (LIFO and
+// priority included) ends without sentinels or timeouts.
+static void *
+q_main(void *arg)
+{
+    q_thread *t = arg;
+    const bench_case *c = t->rs->c;
+    void *q = t->rs->q;
+    pthread_barrier_wait(&t->rs->start);
+    t->t0 = bench_now_ns();
+    if (t->producer) {
+        for (uint64_t i = 1; i <= t->n; i++) {
+            c->put(q, (void *)(uintptr_t)i);
+        }
+    } else {
+        uint64_t sum = 0;
+        for (uint64_t i = 0; i < t->n; i++) {
+            sum += (uintptr_t)c->get(q);
+        }
+        t->sum = sum;
+    }
+    t->t1 = bench_now_ns();
+    return NULL;
+}
+
+// One rep: nprod producers put n items each, ncons consumers take them all;
+// threads 0..nprod-1 are the producers, then the consumers (pinned by
+// pin_index). Returns M items/s from the first thread's release from the
+// start barrier to the last consumer's last item. Checks that the items
+// taken add up to the items put.
+static double
+queue_rep(const bench_case *c, int nprod, int ncons, pin_mode mode, uint64_t n)
+{
+    int nthreads = nprod + ncons;
+    q_rep_state rs = {.c = c, .q = c->open()};
+    BENCH_CHECK(pthread_barrier_init(&rs.start, NULL, (unsigned)nthreads));
+    q_thread th[Q_MAX_THREADS];
+    pthread_t tid[Q_MAX_THREADS];
+    uint64_t total = n * (uint64_t)nprod;
+    for (int i = 0; i < nthreads; i++) {
+        memset(&th[i], 0, sizeof(th[i]));
+        th[i].rs = &rs;
+        th[i].producer = i < nprod;
+        if (th[i].producer) {
+            th[i].n = n;
+        } else {
+            uint64_t k = (uint64_t)(i - nprod);
+            th[i].n = total / (uint64_t)ncons + (k < total % (uint64_t)ncons);
+        }
+        thread_start(&tid[i], q_main, &th[i], pin_index(mode, i));
+    }
+    for (int i = 0; i < nthreads; i++) {
+        thread_join(tid[i]);
+    }
+    BENCH_CHECK(pthread_barrier_destroy(&rs.start));
+    c->close(rs.q);
+    uint64_t sum = 0;
+    int64_t t0 = th[0].t0, t1 = 0;
+    for (int i = 0; i < nthreads; i++) {
+        t0 = th[i].t0 < t0 ? th[i].t0 : t0;
+        if (!th[i].producer) {
+            sum += th[i].sum;
+            t1 = th[i].t1 > t1 ? th[i].t1 : t1;
+        }
+    }
+    uint64_t want = (uint64_t)nprod * (n * (n + 1) / 2);
+    if (sum != want) {
+        fprintf(stderr,
+                "ct_bench: %s: the items taken add up to %llu, not %llu "
+                "(items lost or duplicated)\n",
+                c->name, (unsigned long long)sum, (unsigned long long)want);
+        exit(1);
+    }
+    return (double)total / (double)(t1 > t0 ? t1 - t0 : 1) * 1e3;
+}
+
+// Picks the items per producer so that a rep takes about opt.queue_s,
+// within [4096, 16M].
+static uint64_t
+calibrate_queue(const bench_case *c, int nprod, int ncons, pin_mode mode)
+{
+    const uint64_t lo = 4096, hi = 16u << 20;
+    double target = opt.queue_s * 1e9;
+    uint64_t n = lo;
+    for (;;) {
+        double mips = queue_rep(c, nprod, ncons, mode, n);
+        double dt = (double)n * nprod / mips * 1e3;
+        if (dt >= target / 10 || n >= hi) {
+            double want = target * mips / 1e3 / nprod;
+            want = want < lo ? lo : want > hi ? hi : want;
+            return (uint64_t)want;
+        }
+        n *= 8;
+    }
+}
+
+static bool
+queue_runs(const bench_case *c, pin_mode mode)
+{
+    return case_skip_reason(c) == NULL && !(mode == PIN_DIFF && g_ncpu < 2);
+}
+
+// Python's queue.Queue(1024), 1 producer thread and the consumer in the
+// main thread, as baselines.md B6 measured it. Argument 1: the reps;
+// argument 2: the seconds per rep. Prints one figure (M items/s) per rep.
+// No single quotes: the shell passes the script in them.
+static const char py_queue_script[] =
+    "import queue, sys, threading, time\n"
+    "def rep(n):\n"
+    "    q = queue.Queue(1024)\n"
+    "    def produce():\n"
+    "        put = q.put\n"
+    "        for i in range(n):\n"
+    "            put(i)\n"
+    "    get = q.get\n"
+    "    t = threading.Thread(target=produce)\n"
+    "    t0 = time.perf_counter()\n"
+    "    t.start()\n"
+    "    for i in range(n):\n"
+    "        get()\n"
+    "    dt = time.perf_counter() - t0\n"
+    "    t.join()\n"
+    "    return n / dt\n"
+    "reps, secs = int(sys.argv[1]), float(sys.argv[2])\n"
+    "n = max(1000, int(rep(20000) * secs))\n"
+    "for k in range(reps):\n"
+    "    print(rep(n) / 1e6, flush=True)\n";
+
+// Runs the script with python3, if there is one; the result goes under the
+// case "python_queue", unpinned, 2 threads. Returns why it did not run, or
+// NULL.
+static const char *
+python_queue(void)
+{
+    if (system("command -v python3 > /dev/null 2>&1") != 0) {
+        return "skipped: python3 not found";
+    }
+    char cmd[2048];
+    snprintf(cmd, sizeof(cmd), "python3 -c '%s' %d %g 2>/dev/null",
+             py_queue_script, opt.reps, opt.python_s);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return "skipped: cannot start python3";
+    }
+    result *r = NULL;
+    char line[256];
+    while (fgets(line, sizeof(line), p) != NULL) {
+        char *end;
+        double v = strtod(line, &end);
+        if (end != line && v > 0) {
+            r = r ? r
+                  : result_get(BENCH_SEC_QUEUE, "python_queue", "unpinned", 2,
+                               "mitems", "M items/s");
+            result_push(r, v);
+        }
+    }
+    if (pclose(p) != 0 || r == NULL) {
+        return "skipped: python3 failed";
+    }
+    return NULL;
+}
+
+static void
+print_queue_table(const bench_case *const *cases, int n, int nthreads,
+                  const char *py_why)
+{
+    const char *sec = BENCH_SEC_QUEUE;
+    static const pin_mode modes[] = {PIN_SAME, PIN_DIFF, PIN_NONE};
+    double ring = med_of(sec, "pthread_ring", "diff", nthreads, "mitems");
+    printf("  %-18s %-8s %9s %7s %9s %7s %9s %7s %8s  %s\n", "case", "role",
+           "same CPU", "spread", "diff CPUs", "spread", "unpinned", "spread",
+           "vs ring", "note");
+    for (int i = 0; i <= n; i++) {
+        // The row after the cases: Python, 1p/1c only.
+        bool py = i == n;
+        if (py && nthreads != 2) {
+            break;
+        }
+        const char *name = py ? "python_queue" : cases[i]->name;
+        char cols[3][2][24];
+        for (int m = 0; m < 3; m++) {
+            const result *r =
+                result_find(sec, name, pin_names[modes[m]], nthreads, "mitems");
+            snprintf(cols[m][0], 24, "-");
+            snprintf(cols[m][1], 24, "-");
+            if (r != NULL) {
+                snprintf(cols[m][0], 24, "%.2f", r_median(r));
+                fmt_spread(cols[m][1], 24, r);
+            }
+        }
+        double diff = med_of(sec, name, "diff", nthreads, "mitems");
+        char vs[16];
+        snprintf(vs, sizeof(vs), "-");
+        if (!isnan(diff) && !isnan(ring)) {
+            snprintf(vs, sizeof(vs), "%.2f", diff / ring);
+        }
+        const char *note;
+        if (py) {
+            note = py_why ? py_why : "python3 queue.Queue(1024), GIL";
+        } else {
+            const char *why = case_skip_reason(cases[i]);
+            note = why ? why : (cases[i]->note ? cases[i]->note : "");
+        }
+        printf("  %-18s %-8s %9s %7s %9s %7s %9s %7s %8s  %s\n", name,
+               py ? "baseline" : role_name(cases[i]->role), cols[0][0],
+               cols[0][1], cols[1][0], cols[1][1], cols[2][0], cols[2][1], vs,
+               note);
+    }
+}
+
+static void
+section_queue(void)
+{
+    const char *sec = BENCH_SEC_QUEUE;
+    char how[512];
+    snprintf(how, sizeof(how),
+             "M items/s through one queue: P producers put n pointer items "
+             "each, C consumers take all P*n (each its share); timed from "
+             "the start barrier to the last item taken; ~%.2f s per rep, "
+             "median of %d reps; same = all threads on CPU %d, diff = "
+             "thread i on CPU i mod %d (producers first, then consumers), "
+             "unpinned; vs ring = diff / pthread_ring diff",
+             opt.queue_s, opt.reps, g_cpus[0], g_ncpu);
+    section_header("8. Queues", how);
+    if (g_ncpu < 2) {
+        printf("   only 1 CPU available: the different-CPU columns are "
+               "skipped\n");
+    }
+    const bench_case *cases[32];
+    int n = 0;
+    for (const bench_case *c = bench_queue_cases; c->name != NULL; c++) {
+        if (strcmp(c->section, sec) == 0 && case_selected(c) && n < 32) {
+            cases[n++] = c;
+        }
+    }
+    static const int configs[][2] = {{1, 1}, {2, 2}};
+    pin_mode modes[] = {PIN_SAME, PIN_DIFF, PIN_NONE};
+    for (size_t k = 0; k < 2; k++) {
+        int np = configs[k][0], nc = configs[k][1];
+        for (int m = 0; m < 3; m++) {
+            uint64_t items[32];
+            for (int i = 0; i < n; i++) {
+                items[i] = queue_runs(cases[i], modes[m])
+                               ? calibrate_queue(cases[i], np, nc, modes[m])
+                               : 0;
+            }
+            for (int rep = 0; rep < opt.reps; rep++) {
+                for (int i = 0; i < n; i++) {
+                    if (items[i] == 0) {
+                        continue;
+                    }
+                    double v = queue_rep(cases[i], np, nc, modes[m], items[i]);
+                    result_push(result_get(sec, cases[i]->name,
+                                           pin_names[modes[m]], np + nc,
+                                           "mitems", "M items/s"),
+                                v);
+                }
+            }
+        }
+    }
+    const bench_case py_case = {.name = "python_queue"};
+    const char *py_why = "not selected";
+    if (case_selected(&py_case)) {
+        py_why = python_queue();
+    }
+
+    int c0 = g_cpus[0], c1 = g_cpus[g_ncpu > 1 ? 1 : 0];
+    printf("\n  1 producer / 1 consumer (diff: producer on CPU %d, consumer "
+           "on CPU %d):\n",
+           c0, c1);
+    print_queue_table(cases, n, 2, py_why);
+    printf("\n  2 producers / 2 consumers (diff: one producer and one "
+           "consumer on each CPU, P0+C0 on CPU %d, P1+C1 on CPU %d):\n",
+           c0, c1);
+    print_queue_table(cases, n, 4, NULL);
+
+    printf("\n  timeouts: put+get pairs on one thread, a Queue(1024) holding "
+           "4 items (nothing waits); ns per pair; 1 worker pinned to CPU %d; "
+           "median of %d reps of ~%.3f s:\n",
+           g_cpus[0], opt.reps, opt.loop_s);
+    run_loop_section(bench_queue_cases, BENCH_SEC_QUEUE_TIMED);
+    print_loop_table(bench_queue_cases, BENCH_SEC_QUEUE_TIMED, "ns/pair",
+                     "ct_queue_forever");
+
+    print_cmp_header();
+    // Targets on the diff figures (baselines.md B4 "pinned"); the same-CPU
+    // and unpinned ratios are shown for information.
+    static const struct {
+        int nthreads;
+        const char *base, *label;
+        double limit;
+    } rows[] = {
+        {2, "pthread_ring", "ring", 3},
+        {2, "gasyncqueue", "GAsyncQueue", 2},
+        {4, "gasyncqueue", "GAsyncQueue", 3},
+    };
+    const pin_mode cmp_modes[] = {PIN_DIFF, PIN_SAME, PIN_NONE};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        for (int m = 0; m < 3; m++) {
+            const char *pm = pin_names[cmp_modes[m]];
+            bool target = cmp_modes[m] == PIN_DIFF;
+            const char *note = NULL;
+            if (!target) {
+                note = cmp_modes[m] == PIN_SAME ? "no target: same CPU"
+                                                : "no target: unpinned";
+            }
+            if (strcmp(rows[i].base, "gasyncqueue") == 0 && !glib_built()) {
+                note = "GLib not installed";
+            } else if (cmp_modes[m] == PIN_DIFF && g_ncpu < 2) {
+                note = "only 1 CPU";
+            }
+            char label[64];
+            snprintf(label, sizeof(label), "ct_queue %s %s vs %s",
+                     rows[i].nthreads == 2 ? "1p/1c" : "2p/2c",
+                     cmp_modes[m] == PIN_SAME ? "same CPU" : pm, rows[i].label);
+            compare(sec, label,
+                    med_of(sec, "ct_queue", pm, rows[i].nthreads, "mitems"),
+                    "M/s", rows[i].base,
+                    med_of(sec, rows[i].base, pm, rows[i].nthreads, "mitems"),
+                    true, target ? T_GE : T_NONE, rows[i].limit, note);
+        }
+    }
+    compare(sec, "ct_queue 1p/1c diff vs Python",
+            med_of(sec, "ct_queue", "diff", 2, "mitems"), "M/s",
+            "python queue.Queue",
+            med_of(sec, "python_queue", "unpinned", 2, "mitems"), true, T_GE,
+            10, py_why ? py_why : "Python unpinned (GIL)");
+    const char *tsec = BENCH_SEC_QUEUE_TIMED;
+    double untimed = med_of(tsec, "ct_queue_forever", "same", 0, "ns");
+    compare(sec, "ct_queue put+get, 1 s timeout",
+            med_of(tsec, "ct_queue_timed_1s", "same", 0, "ns"), "ns", "untimed",
+            untimed, true, T_LE, 1.1, NULL);
+    compare(sec, "ct_queue put+get, CT_NOWAIT",
+            med_of(tsec, "ct_queue_nowait", "same", 0, "ns"), "ns", "untimed",
+            untimed, true, T_NONE, 0, NULL);
 }
 
 // ---- Sizes ----------------------------------------------------------------
@@ -1769,10 +2130,12 @@ write_json(const char *path)
     fprintf(f,
             "},\n  \"settings\": {\"reps\": %d, \"quick\": %s, "
             "\"loop_s\": %g, \"contended_s\": %g, \"pingpong_s\": %g, "
-            "\"burn_ms\": %g, \"thread_s\": %g, \"thread_batch\": %d},\n",
+            "\"burn_ms\": %g, \"thread_s\": %g, \"thread_batch\": %d, "
+            "\"queue_s\": %g, \"python_s\": %g},\n",
             opt.reps, opt.quick ? "true" : "false", opt.loop_s, opt.contended_s,
             opt.pingpong_s, (double)opt.burn_ns / 1e6, opt.thread_s,
-            opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX);
+            opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX, opt.queue_s,
+            opt.python_s);
     fputs("  \"results\": [\n", f);
     for (size_t i = 0; i < g_nresults; i++) {
         const result *r = &g_results[i];
@@ -1863,7 +2226,7 @@ usage(FILE *f)
           "instr,\n"
           "                     contended, wake (= pingpong + burn), "
           "pingpong,\n"
-          "                     burn, notify, thread, sizes\n"
+          "                     burn, notify, thread, sizes, queue\n"
           "  --case SUBSTR      only cases whose name contains SUBSTR\n"
           "  --json FILE        write every number to FILE\n"
           "  --instr-table      run the valgrind section (default when "
@@ -1911,7 +2274,8 @@ static void
 list_cases(void)
 {
     const bench_case *tables[] = {bench_lock_cases, bench_wake_cases,
-                                  bench_notify_cases, bench_thread_cases};
+                                  bench_notify_cases, bench_thread_cases,
+                                  bench_queue_cases};
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const bench_case *c = tables[t]; c->name != NULL; c++) {
             const char *why = case_skip_reason(c);
@@ -1994,12 +2358,16 @@ main(int argc, char **argv)
         opt.pingpong_s = 0.01;
         opt.burn_ns = 50000000;
         opt.thread_s = 0.005;
+        opt.queue_s = 0.02;
+        opt.python_s = 0.05;
     } else {
         opt.loop_s = 0.1;
         opt.contended_s = 0.5;
         opt.pingpong_s = 0.1;
         opt.burn_ns = 50000000;
         opt.thread_s = 0.04;
+        opt.queue_s = 0.3;
+        opt.python_s = 0.5;
     }
     if (!opt.instr_table_set) {
         // ~25 valgrind runs of ~0.5 s: on by default, but not in --quick.
@@ -2033,6 +2401,9 @@ main(int argc, char **argv)
     }
     if (want("sizes")) {
         section_sizes();
+    }
+    if (want("queue")) {
+        section_queue();
     }
     print_summary();
     if (opt.json != NULL) {
