@@ -12,7 +12,7 @@
 //
 // - The segmented queue (unbounded FIFO and SimpleQueue): a linked list of
 //   blocks of slots (crossbeam's SegQueue), lock-free as well; a put never
-//   waits, and getters sleep as on the ring.
+//   waits for space, and getters sleep as on the ring.
 //
 // - The locked queue (every other kind and size): a ct_lock around an
 //   array (a growable circular buffer, a stack or a binary heap), with
