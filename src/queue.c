@@ -302,6 +302,16 @@ wake_one(uint64_t *word)
     ct__unpark(word, 1, woke_one, word);
 }
 
+// Wakes every thread sleeping on `word`, to look again. WAITERS is cleared
+// first, so a thread that is just setting it fails its CAS or its
+// validation and looks again too; nobody sleeps on a stale bit.
+static void
+wake_all(uint64_t *word)
+{
+    ct__fetch_and_seq_cst(word, ~WAITERS);
+    ct__unpark(word, SIZE_MAX, NULL, NULL);
+}
+
 static int
 ring_try_put(ct_queue *q, void *item, uint64_t *seen)
 {
@@ -770,11 +780,7 @@ lf_add_done(ct_queue *q, uint64_t n)
     d += add;
     if ((d & WAITERS) &&
         puts_count(q, ct__load_seq_cst(&q->tail)) == (d & POS_MASK)) {
-        // No task left: every joiner goes. Clearing the bit first makes a
-        // joiner that is just setting it look again (its CAS fails or its
-        // validation sees the word changed).
-        ct__fetch_and_seq_cst(&q->done, ~WAITERS);
-        ct__unpark(&q->done, SIZE_MAX, NULL, NULL);
+        wake_all(&q->done); // no task left: every joiner goes
     }
     return add;
 }
@@ -810,36 +816,23 @@ lf_shutdown(ct_queue *q, bool immediate)
     ct__fetch_or_seq_cst(&q->tail, SHUTDOWN);
     if (immediate) {
         // No put can start now; the ones already past their CAS finish,
-        // and the drain waits for them (TRY_BUSY), so nothing is missed.
+        // and a get waits for them (a peer mid-operation), so the drain of
+        // CT_NOWAIT gets misses nothing.
         uint64_t dropped = 0;
-        uint32_t backoff = 0;
-        for (;;) {
-            void *item = NULL;
-            uint64_t seen = 0;
-            int rc = lf_try_get(q, &item, &seen);
-            if (rc == TRY_BUSY) {
-                ct__backoff(&backoff);
-                continue;
-            }
-            if (rc != 0) {
-                break;
-            }
+        void *item;
+        while (lf_op(q, NULL, &item, CT_NOWAIT) == 0) {
             drop_item(q, item);
             dropped++;
-            backoff = 0;
         }
         lf_add_done(q, dropped);
         // Joiners re-check: the count may have reached 0 just now, or
         // was 0 all along on a queue whose drain added nothing.
-        ct__fetch_and_seq_cst(&q->done, ~WAITERS);
-        ct__unpark(&q->done, SIZE_MAX, NULL, NULL);
+        wake_all(&q->done);
     }
     // Every sleeper looks again: putters fail, getters of an empty queue
-    // fail. WAITERS is cleared first so no one sleeps on a stale bit.
-    ct__fetch_and_seq_cst(&q->head, ~WAITERS);
-    ct__unpark(&q->head, SIZE_MAX, NULL, NULL);
-    ct__fetch_and_seq_cst(&q->tail, ~WAITERS);
-    ct__unpark(&q->tail, SIZE_MAX, NULL, NULL);
+    // fail.
+    wake_all(&q->head);
+    wake_all(&q->tail);
 }
 
 // ---- The locked queue ------------------------------------------------------
@@ -958,47 +951,42 @@ lock_queue(ct_queue *q)
     (void)rc;
 }
 
-// Waits on one of the queue's conditions; the callers' loops re-check
-// their state and the time left, so the result adds nothing.
-static void
-wait_on(ct_condition *cond, ct_duration left)
+// The predicates of the three conditions, evaluated with the lock held.
+static bool
+put_may_go(void *arg)
 {
-    int rc = ct_condition_wait(cond, left);
-    (void)rc;
+    const ct_queue *q = arg;
+    return q->shutdown || !locked_full(q);
+}
+
+static bool
+get_may_go(void *arg)
+{
+    const ct_queue *q = arg;
+    return q->shutdown || q->count > 0;
+}
+
+static bool
+no_task_left(void *arg)
+{
+    const ct_queue *q = arg;
+    return q->unfinished == 0;
 }
 
 static int
 locked_put(ct_queue *q, void *item, ct_duration timeout)
 {
     lock_queue(q);
-    int rc = 0;
+    int rc = ct_condition_wait_for(&q->not_full, put_may_go, q, timeout);
+    // Python's order: shut down first (even with space, and after every
+    // wake-up), then full (the wait timed out).
     if (q->shutdown) {
         rc = CT_ESHUTDOWN;
-    } else if (locked_full(q)) {
-        if (timeout <= 0) {
-            rc = CT_ETIMEDOUT;
-        } else {
-            ct__deadline deadline = ct__deadline_after(timeout);
-            while (rc == 0 && locked_full(q)) {
-                ct_duration left = ct__deadline_remaining(deadline);
-                if (left <= 0) {
-                    rc = CT_ETIMEDOUT;
-                    break;
-                }
-                wait_on(&q->not_full, left);
-                if (q->shutdown) {
-                    rc = CT_ESHUTDOWN;
-                }
-            }
-        }
-    }
-    if (rc == 0) {
+    } else if (rc == 0) {
         rc = push(q, item);
     }
     if (rc == 0) {
-        if (q->kind != CT_QUEUE_SIMPLE) {
-            ct__store_relaxed(&q->unfinished, q->unfinished + 1);
-        }
+        ct__store_relaxed(&q->unfinished, q->unfinished + 1);
         (void)ct_condition_notify(&q->not_empty, 1);
     }
     (void)ct_lock_release(&q->lock);
@@ -1009,29 +997,11 @@ static int
 locked_get(ct_queue *q, void **item, ct_duration timeout)
 {
     lock_queue(q);
-    int rc = 0;
-    if (q->count == 0) {
-        if (q->shutdown) {
-            rc = CT_ESHUTDOWN;
-        } else if (timeout <= 0) {
-            rc = CT_ETIMEDOUT;
-        } else {
-            ct__deadline deadline = ct__deadline_after(timeout);
-            while (q->count == 0) {
-                if (q->shutdown) {
-                    rc = CT_ESHUTDOWN;
-                    break;
-                }
-                ct_duration left = ct__deadline_remaining(deadline);
-                if (left <= 0) {
-                    rc = CT_ETIMEDOUT;
-                    break;
-                }
-                wait_on(&q->not_empty, left);
-            }
-        }
-    }
-    if (rc == 0) {
+    // Items first: a queue shut down without `immediate` is drained.
+    int rc = ct_condition_wait_for(&q->not_empty, get_may_go, q, timeout);
+    if (rc == 0 && q->count == 0) {
+        rc = CT_ESHUTDOWN;
+    } else if (rc == 0) {
         *item = pop(q);
         (void)ct_condition_notify(&q->not_full, 1);
     }
@@ -1107,22 +1077,7 @@ ct_queue_join(ct_queue *q, ct_duration timeout)
         return lf_join(q, timeout);
     }
     lock_queue(q);
-    int rc = 0;
-    if (q->unfinished > 0) {
-        if (timeout <= 0) {
-            rc = CT_ETIMEDOUT;
-        } else {
-            ct__deadline deadline = ct__deadline_after(timeout);
-            while (q->unfinished > 0) {
-                ct_duration left = ct__deadline_remaining(deadline);
-                if (left <= 0) {
-                    rc = CT_ETIMEDOUT;
-                    break;
-                }
-                wait_on(&q->all_done, left);
-            }
-        }
-    }
+    int rc = ct_condition_wait_for(&q->all_done, no_task_left, q, timeout);
     (void)ct_lock_release(&q->lock);
     return rc;
 }
