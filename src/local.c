@@ -9,6 +9,7 @@
 
 #include <cthreading/lock.h>
 
+#include "list.h"
 #include "local.h"
 #include "platform/platform.h"
 #include "sync/atomic.h"
@@ -211,30 +212,6 @@ assign_slot(ct_local *key)
     }
 }
 
-static void
-link_table(table *t)
-{
-    t->prev = NULL;
-    t->next = tables;
-    if (tables != NULL) {
-        tables->prev = t;
-    }
-    tables = t;
-}
-
-static void
-unlink_table(table *t)
-{
-    if (t->prev != NULL) {
-        t->prev->next = t->next;
-    } else {
-        tables = t->next;
-    }
-    if (t->next != NULL) {
-        t->next->prev = t->prev;
-    }
-}
-
 // Makes the calling thread's table hold index `idx`, creating the table
 // (and arming the exit hook) at the thread's first value. Returns the
 // table, or NULL when out of memory or OS keys (nothing changed then).
@@ -268,7 +245,7 @@ reserve(uint32_t idx)
     void **old = NULL;
     if (fresh != NULL) {
         t = fresh;
-        link_table(t);
+        CT__LIST_PUSH(&tables, t);
     } else {
         // Under the lock: another thread's destroy may be taking values
         // out of the old array; it sees either array whole, never both.
@@ -436,7 +413,7 @@ ct__local_thread_exit(void)
     for (int round = 0; round < ROUNDS && sweep(t); round++) {
     }
     lock();
-    unlink_table(t);
+    CT__LIST_REMOVE(&tables, t);
     unlock();
     self = NULL;
     free(t->slots);

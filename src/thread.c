@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "list.h"
 #include "local.h"
 #include "platform/platform.h"
 #include "sync/atomic.h"
@@ -213,12 +214,7 @@ record_destroy(ct_thread *t)
 static void
 reg_link(ct_thread *t)
 {
-    t->prev = NULL;
-    t->next = reg_head;
-    if (reg_head != NULL) {
-        reg_head->prev = t;
-    }
-    reg_head = t;
+    CT__LIST_PUSH(&reg_head, t);
     reg_count++;
 }
 
@@ -226,15 +222,7 @@ reg_link(ct_thread *t)
 static void
 reg_unlink(ct_thread *t)
 {
-    if (t->prev != NULL) {
-        t->prev->next = t->next;
-    } else {
-        reg_head = t->next;
-    }
-    if (t->next != NULL) {
-        t->next->prev = t->prev;
-    }
-    t->prev = t->next = NULL;
+    CT__LIST_REMOVE(&reg_head, t);
     reg_count--;
 }
 
