@@ -7,6 +7,8 @@
 #include "cthreading/barrier.h"
 #include "cthreading/condition.h"
 #include "cthreading/event.h"
+#include "cthreading/executor.h"
+#include "cthreading/future.h"
 #include "cthreading/local.h"
 #include "cthreading/lock.h"
 #include "cthreading/queue.h"
