@@ -165,6 +165,12 @@ ct__future_alloc(ct_task_fn *fn, void *arg)
     return f;
 }
 
+void
+ct__future_discard(ct_future *f)
+{
+    future_destroy(f);
+}
+
 ct_future *
 ct_future_ref(ct_future *future)
 {
@@ -449,8 +455,7 @@ wait_done(ct_future *f, ct_duration timeout)
     }
     ct__deadline deadline = ct__deadline_after(timeout);
     for (;;) {
-        if (!(v & PARKED) &&
-            !ct__cas_acquire(&f->word, &v, v | PARKED)) {
+        if (!(v & PARKED) && !ct__cas_acquire(&f->word, &v, v | PARKED)) {
             if (is_done(v)) {
                 return (int)state_of(v);
             }
@@ -554,8 +559,7 @@ unlisten(ct_future *f, ct__flistener *n)
 }
 
 int
-ct_future_add_done_callback(ct_future *future, ct_future_done_fn *cb,
-                            void *arg)
+ct_future_add_done_callback(ct_future *future, ct_future_done_fn *cb, void *arg)
 {
     if (future == NULL || cb == NULL) {
         return CT_EINVAL;
@@ -762,8 +766,8 @@ struct ct_as_completed {
     // completions moved from `stack`.
     size_t *ready;
     size_t ready_head, ready_tail;
-    ac_node *stack;  // completions not yet in `ready`, newest first
-    uint64_t word;   // counts completions; the sleeper parks on it
+    ac_node *stack; // completions not yet in `ready`, newest first
+    uint64_t word;  // counts completions; the sleeper parks on it
     ct__deadline deadline;
 };
 
@@ -834,8 +838,8 @@ ct_as_completed_new(ct_as_completed **it, ct_future *const *fs, size_t n,
             return CT_EINVAL;
         }
     }
-    if (n > SIZE_MAX / (sizeof(ac_node) + sizeof(ct_future *) +
-                        sizeof(size_t) + 2 * sizeof(uintptr_t))) {
+    if (n > SIZE_MAX / (sizeof(ac_node) + sizeof(ct_future *) + sizeof(size_t) +
+                        2 * sizeof(uintptr_t))) {
         return CT_ENOMEM;
     }
     bool *keep = malloc(n > 0 ? n : 1);
@@ -843,9 +847,9 @@ ct_as_completed_new(ct_as_completed **it, ct_future *const *fs, size_t n,
     size_t distinct = keep == NULL ? 0 : mark_distinct(fs, n, keep, &nomem);
     ct_as_completed *a = NULL;
     if (keep != NULL && !nomem) {
-        a = malloc(sizeof *a + distinct * (sizeof(ac_node) +
-                                           sizeof(ct_future *) +
-                                           sizeof(size_t)));
+        a = malloc(sizeof *a +
+                   distinct * (sizeof(ac_node) + sizeof(ct_future *) +
+                               sizeof(size_t)));
     }
     if (a == NULL) {
         free(keep);
@@ -865,8 +869,8 @@ ct_as_completed_new(ct_as_completed **it, ct_future *const *fs, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (keep[i]) {
             a->fs[k] = fs[i];
-            a->nodes[k] = (ac_node){.l = {.notify = ac_notify, .arg = a},
-                                    .index = k};
+            a->nodes[k] =
+                (ac_node){.l = {.notify = ac_notify, .arg = a}, .index = k};
             k++;
         }
     }

@@ -36,6 +36,9 @@ struct ct_future {
 // Allocates a pending future for the executor: one reference for the
 // caller plus the executor's. Returns NULL when memory ran out.
 ct_future *ct__future_alloc(ct_task_fn *fn, void *arg);
+// Frees a future from ct__future_alloc that nobody else has seen (a
+// submit that failed).
+void ct__future_discard(ct_future *f);
 // Worker side, step 1: marks the future running and returns true, or
 // returns false for a future cancelled while it was queued (then the
 // executor's reference is gone: do not touch the future again).

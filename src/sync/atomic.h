@@ -38,6 +38,8 @@
     __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define ct__fetch_sub_relaxed(p, v)                                            \
     __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define ct__fetch_sub_seq_cst(p, v)                                            \
+    __atomic_fetch_sub((p), (v), __ATOMIC_SEQ_CST)
 #define ct__fetch_sub_release(p, v)                                            \
     __atomic_fetch_sub((p), (v), __ATOMIC_RELEASE)
 #define ct__fetch_and_relaxed(p, v)                                            \
