@@ -175,7 +175,11 @@ take(ct_executor *ex, ct_future **f, bool *searching)
             *searching = false;
             ct__fetch_sub_seq_cst(&ex->idle, SEARCHER);
         }
-        ct__park_args args = {.validate = validate_sleep, .arg = ex};
+        ct__park_args args = {
+            .validate = validate_sleep,
+            .arg = ex,
+            .deadline = CT__NO_DEADLINE, // 0 would mean "already passed"
+        };
         if (ct__park(&ex->idle, &args, NULL) == CT__PARK_UNPARKED) {
             *searching = true; // the waker counted us as searching
         }

@@ -670,7 +670,7 @@ wait_holds(int return_when, size_t ndone, size_t n, bool failed)
 {
     switch (return_when) {
     case CT_FIRST_COMPLETED:
-        return ndone > 0;
+        return ndone > 0 || n == 0; // nothing to wait for: Python returns
     case CT_FIRST_EXCEPTION:
         return failed || ndone == n;
     default:

@@ -41,7 +41,9 @@ typedef struct ct_executor_opts {
     // "": "ThreadPoolExecutor-K" with K counting executors from 0.
     const char *thread_name_prefix;
     // Runs first in each worker; a non-zero return breaks the pool: every
-    // queued future fails with CT_EBROKEN and later submits return it.
+    // queued future fails with the code CT_EBROKEN (ct_future_result gives
+    // CT_EFAILED, ct_future_exception CT_EBROKEN) and later submits return
+    // CT_EBROKEN.
     int (*initializer)(void *arg);
     void *initarg;
 } ct_executor_opts;

@@ -109,7 +109,8 @@ CT_API int ct_future_set_exception(ct_future *future, int code);
 // when the condition holds, CT_ETIMEDOUT when it does not at the deadline,
 // or CT_EINVAL (fs NULL with n > 0, a NULL entry, an unknown return_when:
 // always rejected, where CPython only notices when it has to wait), or
-// CT_ENOMEM. n == 0 returns 0 at once.
+// CT_ENOMEM. n == 0 returns 0 at once (after the argument checks). A
+// cancelled future is done but not failed (for CT_FIRST_EXCEPTION).
 CT_API int ct_wait(ct_future *const *fs, size_t n, ct_duration timeout,
                    int return_when, bool *done);
 
