@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -344,10 +345,12 @@ static void
 max_workers_bounds(void)
 {
     const int good[] = {1, 2, 33, CT_EXECUTOR_MAX_WORKERS};
+    int before = ct_active_count();
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         ct_executor *ex = new_executor(good[i], NULL);
         CHECK_EQ(ct_executor_max_workers(ex), good[i]);
         CHECK_EQ(ct_executor_thread_count(ex), 0);
+        CHECK_EQ(ct_active_count(), before); // starts no thread
         CHECK_OK(ct_executor_free(ex));
     }
     const int bad[] = {-1, -32, INT_MIN, CT_EXECUTOR_MAX_WORKERS + 1, INT_MAX};
@@ -1415,6 +1418,160 @@ pending_work_completes_at_exit(void)
     CHECK_EQ(status, 0);
 }
 
+static atomic_int ticket;
+static int start_order[32];
+
+static int
+task_ticket(void *arg, void **result)
+{
+    (void)result;
+    start_order[atomic_fetch_add(&ticket, 1)] = (int)V(arg);
+    return 0;
+}
+
+// Work items start in submission order (one worker: one at a time).
+static void
+tasks_start_in_submission_order(void)
+{
+    enum { N = 32 };
+    ct_executor *ex = new_executor(1, NULL);
+    gate g = {.go = CT_EVENT_INIT};
+    ct_future *blocker = submit(ex, task_blocked, &g);
+    for (int i = 0; i < N; i++) {
+        CHECK_OK(ct_future_free(submit(ex, task_ticket, P(i))));
+    }
+    CHECK_STARTED(&g, 1);
+    CHECK_OK(ct_event_set(&g.go));
+    CHECK_OK(ct_executor_free(ex));
+    CHECK_EQ(atomic_load(&ticket), N);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(start_order[i], i);
+    }
+    CHECK_OK(ct_future_free(blocker));
+}
+
+static void
+refused_child(void)
+{
+    ct_executor *ex = new_executor(4, NULL);
+    struct rlimit old;
+    CHECK_EQ(getrlimit(RLIMIT_NPROC, &old), 0);
+    // This process already counts against a limit of 1, so clone() fails;
+    // root is exempt from RLIMIT_NPROC: become nobody first.
+    struct rlimit one = {1, old.rlim_max};
+    CHECK_EQ(setrlimit(RLIMIT_NPROC, &one), 0);
+    if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) {
+        _exit(77);
+    }
+    ct_future *f = UNSET;
+    int rc = ct_executor_submit(ex, task_double, P(1), &f);
+    if (rc == 0) {
+        _exit(78); // the limit did not bite here (a kernel without it)
+    }
+    // The pool's first thread refused: CT_EAGAIN, nothing queued.
+    CHECK_RC(rc, CT_EAGAIN);
+    CHECK(f == NULL);
+    CHECK_EQ(ct_executor_thread_count(ex), 0);
+    // Lifted: the same executor starts a worker.
+    CHECK_EQ(setrlimit(RLIMIT_NPROC, &old), 0);
+    gate g = {.go = CT_EVENT_INIT};
+    ct_future *blocker = submit(ex, task_blocked, &g);
+    CHECK_STARTED(&g, 1);
+    // A later worker refused is no error: the task waits for the first.
+    CHECK_EQ(setrlimit(RLIMIT_NPROC, &one), 0);
+    f = submit(ex, task_double, P(2));
+    CHECK_OK(ct_event_set(&g.go));
+    CHECK(result_of(f) == P(4));
+    CHECK(result_of(blocker) != NULL);
+    CHECK_EQ(ct_executor_thread_count(ex), 1);
+    CHECK_EQ(setrlimit(RLIMIT_NPROC, &old), 0);
+    CHECK_OK(ct_executor_free(ex));
+    CHECK_OK(ct_future_free(f));
+    CHECK_OK(ct_future_free(blocker));
+}
+
+// CT_EAGAIN when the OS refuses the pool's first thread; a refused later
+// worker is not an error.
+static void
+submit_refused_by_the_os(void)
+{
+    int status = in_child(refused_child);
+    if (status == 77) {
+        SKIP("cannot drop root to make RLIMIT_NPROC bite");
+    }
+    if (status == 78) {
+        SKIP("RLIMIT_NPROC did not stop a thread here");
+    }
+    CHECK_EQ(status, 0);
+}
+
+typedef struct exit_probe {
+    ct_executor *ex;
+    gate *g;
+    int new_rc;
+} exit_probe;
+
+// Submits until the executor says CT_ESHUTDOWN (ct_shutdown began), then
+// tries a new executor, then lets the blocked task go.
+static void *
+exit_prober(void *p)
+{
+    exit_probe *e = p;
+    for (;;) {
+        ct_future *f = NULL;
+        int rc = ct_executor_submit(e->ex, task_double, P(1), &f);
+        if (rc == CT_ESHUTDOWN) {
+            CHECK(f == NULL);
+            break;
+        }
+        CHECK_OK(rc);
+        CHECK_OK(ct_future_free(f));
+        sched_yield();
+    }
+    ct_executor *late = NULL;
+    e->new_rc = ct_executor_new(&late, NULL);
+    CHECK_OK(ct_event_set(&e->g->go));
+    return NULL;
+}
+
+static void
+shutdown_child(void)
+{
+    ct_executor *ex = new_executor(1, NULL);
+    gate g = {.go = CT_EVENT_INIT};
+    ct_future *blocker = submit(ex, task_blocked, &g);
+    ct_future *queued[3];
+    for (int i = 0; i < 3; i++) {
+        queued[i] = submit(ex, task_counted, P(i));
+    }
+    CHECK_STARTED(&g, 1);
+    exit_probe e = {.ex = ex, .g = &g, .new_rc = -7777};
+    pthread_t t = ct_test_spawn(exit_prober, &e);
+    CHECK_OK(ct_shutdown());
+    // Every executor was shut down and its work finished.
+    CHECK(ct_future_done(blocker));
+    CHECK_EQ(atomic_load(&counted_runs), 3);
+    for (int i = 0; i < 3; i++) {
+        CHECK(ct_future_done(queued[i]));
+    }
+    ct_test_join(t);
+    CHECK_RC(e.new_rc, CT_ESHUTDOWN);
+    ct_executor *late = NULL;
+    CHECK_RC(ct_executor_new(&late, NULL), CT_ESHUTDOWN);
+    CHECK_OK(ct_executor_free(ex));
+    CHECK_OK(ct_future_free(blocker));
+    free_all(queued, 3);
+}
+
+// ct_shutdown() (what the process runs at exit) shuts every executor down
+// and waits for its queued work; from then on submits and new executors
+// get CT_ESHUTDOWN.
+static void
+ct_shutdown_finishes_executors(void)
+{
+    CHECK_EQ(in_child(shutdown_child), 0);
+}
+
 // --- Stress ------------------------------------------------------------------
 
 static bool
@@ -1657,6 +1814,9 @@ CT_SUITE(executor) = {
     {"fire and forget", fire_and_forget},
     {"free beyond the caller's references", free_beyond_callers_references},
     {"pending work completes at exit", pending_work_completes_at_exit},
+    {"tasks start in submission order", tasks_start_in_submission_order},
+    {"submit refused by the OS", submit_refused_by_the_os},
+    {"ct_shutdown finishes executors", ct_shutdown_finishes_executors},
     {"stress submitters", stress_submitters},
     {"stress cancel races start", stress_cancel_races_start},
     {"stress waits race completions", stress_waits_race_completions},

@@ -284,6 +284,14 @@ log_cb(ct_future *f, void *arg)
     atomic_fetch_add(&a->log->finished, 1);
 }
 
+// Counts its calls in the atomic_int at arg.
+static void
+count_cb(ct_future *f, void *arg)
+{
+    (void)f;
+    atomic_fetch_add((atomic_int *)arg, 1);
+}
+
 static int
 log_count(cb_log *log)
 {
@@ -1626,6 +1634,146 @@ as_completed_bad_input(void)
     CHECK_OK(ct_future_free(f));
 }
 
+// --- Many futures, many waiters ----------------------------------------------
+
+// More futures than fit on a small stack array: FIRST_COMPLETED wakes for
+// the one that completes, ALL_COMPLETED for the last, and as_completed
+// follows the completion order.
+static void
+many_futures(void)
+{
+    enum { N = 100 };
+    ct_future *fs[N];
+    for (int i = 0; i < N; i++) {
+        fs[i] = new_future();
+    }
+    bool *flags = calloc(N, sizeof *flags);
+    CHECK(flags != NULL);
+    ct_as_completed *it = iterate(fs, N, ct_test_long_wait());
+    completer k = {.f = fs[77], .how = BY_EXCEPTION};
+    pthread_t t = ct_test_spawn(completer_main, &k);
+    CHECK_RC(ct_wait(fs, N, ct_test_long_wait(), CT_FIRST_COMPLETED, flags), 1);
+    for (int i = 0; i < N; i++) {
+        CHECK(flags[i] == (i == 77));
+    }
+    ct_test_join(t);
+    CHECK_RC(ct_wait(fs, N, CT_NOWAIT, CT_FIRST_EXCEPTION, NULL), 1);
+    // Complete the rest backwards, from a thread, while ALL_COMPLETED waits.
+    int order[N - 1];
+    for (int i = 0, j = N - 1; j >= 0; j--) {
+        if (j != 77) {
+            order[i++] = j;
+        }
+    }
+    sequencer s = {fs, order, N - 1};
+    t = ct_test_spawn(sequencer_main, &s);
+    CHECK_RC(ct_wait(fs, N, ct_test_long_wait(), CT_ALL_COMPLETED, flags), N);
+    ct_test_join(t);
+    for (int i = 0; i < N; i++) {
+        CHECK(flags[i]);
+    }
+    CHECK(next_now(it) == fs[77]);
+    for (int i = 0; i < N - 1; i++) {
+        CHECK(next_now(it) == fs[order[i]]);
+    }
+    CHECK_EOF(it);
+    ct_as_completed_free(it);
+    free(flags);
+    free_all(fs, N);
+}
+
+// A wait that timed out and an iteration freed early leave nothing behind
+// in the futures: completing them afterwards touches no dead memory (ASan
+// sees it) and runs their callbacks as usual.
+static void
+no_listener_left_behind(void)
+{
+    const size_t sizes[] = {1, 3, 40};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        size_t n = sizes[s];
+        ct_future **fs = calloc(n, sizeof *fs);
+        CHECK(fs != NULL);
+        for (size_t i = 0; i < n; i++) {
+            fs[i] = new_future();
+        }
+        for (size_t m = 0; m < 3; m++) {
+            CHECK_RC(ct_wait(fs, n, CT_MILLIS(5), all_modes[m], NULL),
+                     CT_ETIMEDOUT);
+        }
+        ct_as_completed *it = iterate(fs, n, CT_MILLIS(5));
+        ct_future *got = NULL;
+        CHECK_RC(ct_as_completed_next(it, &got), CT_ETIMEDOUT);
+        ct_as_completed_free(it);
+        it = iterate(fs, n, CT_FOREVER); // never asked
+        ct_as_completed_free(it);
+        atomic_int calls = 0;
+        for (size_t i = 0; i < n; i++) {
+            CHECK_OK(ct_future_add_done_callback(fs[i], count_cb, &calls));
+            complete(fs[i], (enum how)(i % 3));
+        }
+        CHECK_EQ(atomic_load(&calls), (int)n);
+        free_all(fs, n);
+        free(fs);
+    }
+}
+
+// One completion wakes every kind of waiter on the future at once:
+// result(), exception(), ct_wait in each mode and two iterations.
+static void
+every_kind_of_waiter(void)
+{
+    ct_future *f = new_future();
+    ct_future *other = new_future();
+    ct_future *pair[2] = {other, f};
+    ct_as_completed *it1 = iterate(&f, 1, CT_FOREVER);
+    ct_as_completed *it2 = iterate(pair, 2, ct_test_long_wait());
+    enum { N = 7 };
+    call c[N] = {
+        {.op = OP_RESULT, .f = f, .timeout = CT_FOREVER},
+        {.op = OP_EXCEPTION, .f = f, .timeout = ct_test_long_wait()},
+        {.op = OP_WAIT,
+         .fs = pair,
+         .n = 2,
+         .timeout = CT_FOREVER,
+         .return_when = CT_FIRST_COMPLETED},
+        {.op = OP_WAIT,
+         .fs = pair,
+         .n = 2,
+         .timeout = CT_FOREVER,
+         .return_when = CT_FIRST_EXCEPTION},
+        {.op = OP_WAIT,
+         .fs = &f,
+         .n = 1,
+         .timeout = CT_FOREVER,
+         .return_when = CT_ALL_COMPLETED},
+        {.op = OP_AS_COMPLETED_NEXT, .it = it1},
+        {.op = OP_AS_COMPLETED_NEXT, .it = it2},
+    };
+    for (int i = 0; i < N; i++) {
+        start_call(&c[i]);
+    }
+    CHECK_BLOCKED(c, N);
+    CHECK_OK(ct_future_set_exception(f, CODE));
+    CHECK_RC(FINISH(&c[0]), CT_EFAILED);
+    CHECK_OK(FINISH(&c[1]));
+    CHECK_EQ(c[1].code, CODE);
+    CHECK_RC(FINISH(&c[2]), 1);
+    CHECK_FLAGS(c[2].done, false, true);
+    CHECK_RC(FINISH(&c[3]), 1);
+    CHECK_FLAGS(c[3].done, false, true);
+    CHECK_RC(FINISH(&c[4]), 1);
+    CHECK_OK(FINISH(&c[5]));
+    CHECK(c[5].next == f);
+    CHECK_OK(FINISH(&c[6]));
+    CHECK(c[6].next == f);
+    CHECK_EOF(it1);
+    CHECK_EQ(ct_as_completed_pending(it2), 1);
+    ct_as_completed_free(it1);
+    ct_as_completed_free(it2);
+    CHECK_OK(ct_future_free(f));
+    CHECK_OK(ct_future_free(other));
+}
+
 // --- Races -------------------------------------------------------------------
 
 enum { RACE_ROUNDS = 2000, RACE_ROUNDS_SLOW = 200 };
@@ -1650,13 +1798,6 @@ race_barrier(pthread_barrier_t *b)
 {
     int rc = pthread_barrier_wait(b);
     CHECK(rc == 0 || rc == PTHREAD_BARRIER_SERIAL_THREAD);
-}
-
-static void
-count_cb(ct_future *f, void *arg)
-{
-    (void)f;
-    atomic_fetch_add((atomic_int *)arg, 1);
 }
 
 static void *
@@ -1824,6 +1965,9 @@ CT_SUITE(future) = {
     {"as_completed deadline covers the consumer's time", as_completed_deadline_covers_consumer_time},
     {"as_completed delivers cancelled", as_completed_delivers_cancelled},
     {"as_completed bad input", as_completed_bad_input},
+    {"many futures", many_futures},
+    {"no listener left behind", no_listener_left_behind},
+    {"every kind of waiter", every_kind_of_waiter},
     {"cancel races start", cancel_races_start},
     {"wait races completion", wait_races_completion},
     {0},
