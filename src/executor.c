@@ -144,11 +144,16 @@ take(ct_executor *ex, ct_future **f, bool *searching)
     for (;;) {
         void *item;
         int rc = ct_queue_get_nowait(ex->queue, &item);
-        if (rc == CT_ETIMEDOUT) {
-            if (!*searching) {
-                *searching = true;
-                ct__fetch_add_seq_cst(&ex->idle, SEARCHER);
+        if (rc == CT_ETIMEDOUT && !*searching) {
+            // One searcher at a time: another one would only burn a CPU
+            // that a task or the submitter could use.
+            uint64_t w = ct__load_relaxed(&ex->idle);
+            while (SEARCHERS(w) == 0 &&
+                   !ct__cas_seq_cst(&ex->idle, &w, w + SEARCHER)) {
             }
+            *searching = SEARCHERS(w) == 0;
+        }
+        if (rc == CT_ETIMEDOUT && *searching) {
             ct__spin spin = CT__SPIN_INIT;
             while (rc == CT_ETIMEDOUT && ct__spin_next(&spin)) {
                 rc = ct_queue_get_nowait(ex->queue, &item);
@@ -166,8 +171,10 @@ take(ct_executor *ex, ct_future **f, bool *searching)
         if (rc != CT_ETIMEDOUT) {
             return rc; // CT_ESHUTDOWN
         }
-        *searching = false;
-        ct__fetch_sub_seq_cst(&ex->idle, SEARCHER);
+        if (*searching) {
+            *searching = false;
+            ct__fetch_sub_seq_cst(&ex->idle, SEARCHER);
+        }
         ct__park_args args = {.validate = validate_sleep, .arg = ex};
         if (ct__park(&ex->idle, &args, NULL) == CT__PARK_UNPARKED) {
             *searching = true; // the waker counted us as searching
