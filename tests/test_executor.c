@@ -1371,7 +1371,7 @@ task_write_late(void *arg, void **result)
 }
 
 static void
-exit_child(void)
+exit_from_main_child(void)
 {
     ct_executor *ex = new_executor(1, "exiting");
     for (int i = 0; i < 3; i++) {
@@ -1381,10 +1381,48 @@ exit_child(void)
     exit(0);
 }
 
-// At process exit (exit() from main) every executor is shut down and its
-// pending work completes before the process ends, as in Python.
+static ct_event exit_submitted = CT_EVENT_INIT;
+static ct_event exit_release = CT_EVENT_INIT;
+
+// Task 0: waits for the exiting task, then writes its line late.
+static int
+task_write_after_release(void *arg, void **result)
+{
+    CHECK_OK(ct_event_wait(&exit_release, ct_test_long_wait()));
+    return task_write_late(arg, result);
+}
+
+// Calls exit() from a worker once everything is submitted.
+static int
+task_exit(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    CHECK_OK(ct_event_wait(&exit_submitted, ct_test_long_wait()));
+    CHECK_OK(ct_event_set(&exit_release));
+    exit(0);
+}
+
 static void
-pending_work_completes_at_exit(void)
+exit_from_task_child(void)
+{
+    ct_executor *ex = new_executor(2, NULL);
+    CHECK_OK(ct_future_free(submit(ex, task_write_after_release, P(0))));
+    CHECK_OK(ct_future_free(submit(ex, task_exit, NULL)));
+    // Queued behind them: only the other worker is left to run these.
+    for (int i = 2; i < 4; i++) {
+        CHECK_OK(ct_future_free(submit(ex, task_write_late, P(i))));
+    }
+    CHECK_OK(ct_event_set(&exit_submitted));
+    ct_event never = CT_EVENT_INIT;
+    while (ct_event_wait(&never, CT_FOREVER) != 0) {
+    }
+}
+
+// Runs fn in a forked child whose stdout-like pipe is exit_fd; returns its
+// exit status and what it wrote (in out), failing if it does not end.
+static int
+run_exit_child(void (*fn)(void), char *out, size_t cap)
 {
     int fds[2];
     CHECK_EQ(pipe(fds), 0);
@@ -1394,16 +1432,14 @@ pending_work_completes_at_exit(void)
     if (pid == 0) {
         close(fds[0]);
         exit_fd = fds[1];
-        exit_child();
+        fn();
         _exit(99);
     }
     close(fds[1]);
-    char out[256];
     size_t n = 0;
     ssize_t r;
     // Reads until the child (and every thread) closed the pipe.
-    while (n < sizeof out - 1 &&
-           (r = read(fds[0], out + n, sizeof out - 1 - n)) > 0) {
+    while (n < cap - 1 && (r = read(fds[0], out + n, cap - 1 - n)) > 0) {
         n += (size_t)r;
     }
     out[n] = '\0';
@@ -1412,10 +1448,30 @@ pending_work_completes_at_exit(void)
     if (status == -2) {
         ct_test_fail(__FILE__, __LINE__, "the child hangs at exit");
     }
-    if (strcmp(out, "task 0\ntask 1\ntask 2\n") != 0) {
-        ct_test_fail(__FILE__, __LINE__, "the child wrote '%s'", out);
+    return status;
+}
+
+// At process exit (exit() from main, or from a task: then that worker's
+// executor finishes without it) every executor is shut down and its
+// pending work completes before the process ends, as in Python.
+static void
+pending_work_completes_at_exit(void)
+{
+    static const struct {
+        void (*fn)(void);
+        const char *out;
+    } cases[] = {
+        {exit_from_main_child, "task 0\ntask 1\ntask 2\n"},
+        {exit_from_task_child, "task 0\ntask 2\ntask 3\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char out[256];
+        int status = run_exit_child(cases[i].fn, out, sizeof out);
+        if (strcmp(out, cases[i].out) != 0) {
+            ct_test_fail(__FILE__, __LINE__, "child %zu wrote '%s'", i, out);
+        }
+        CHECK_EQ(status, 0);
     }
-    CHECK_EQ(status, 0);
 }
 
 static atomic_int ticket;
