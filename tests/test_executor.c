@@ -812,9 +812,13 @@ shutdown_waits_for_queued_work(void)
     }
     CHECK_STARTED(&g, 2);
     CHECK_EQ(ct_active_count(), before + 2);
+    // Two threads at once: both wait.
     shutdown_call s = {.ex = ex, .wait = true};
+    shutdown_call s2 = {.ex = ex, .wait = true};
     pthread_t t = ct_test_spawn(shutdown_main, &s);
+    pthread_t t2 = ct_test_spawn(shutdown_main, &s2);
     CHECK(!ct_test_poll_at_least(&s.returned, 1, BLOCKED_WINDOW));
+    CHECK(!ct_test_poll_at_least(&s2.returned, 1, 0));
     CHECK_OK(ct_event_set(&g.go));
     CHECK(ct_test_poll_at_least(&s.returned, 1, ct_test_long_wait()));
     CHECK_OK(s.rc);
@@ -828,6 +832,8 @@ shutdown_waits_for_queued_work(void)
     CHECK(ct_future_done(blockers[0]) && ct_future_done(blockers[1]));
     CHECK_EQ(ct_active_count(), before);
     ct_test_join(t);
+    ct_test_join(t2);
+    CHECK_OK(s2.rc);
     CHECK_OK(ct_executor_free(ex));
     free_all(blockers, 2);
     free_all(queued, QUEUED);
@@ -984,6 +990,40 @@ shutdown_from_own_worker(void)
         CHECK_OK(ct_executor_free(ex));
         CHECK_OK(ct_future_free(f));
     }
+}
+
+typedef struct cb_shutdown {
+    ct_executor *ex;
+    int rc;
+    ct_event called;
+} cb_shutdown;
+
+static void
+shutdown_cb(ct_future *f, void *arg)
+{
+    (void)f;
+    cb_shutdown *c = arg;
+    c->rc = ct_executor_shutdown(c->ex, true, false);
+    CHECK_OK(ct_event_set(&c->called));
+}
+
+// A done-callback runs in the worker, so shutdown(wait) there is
+// CT_EDEADLK too, without a hang.
+static void
+shutdown_from_callback_in_worker(void)
+{
+    ct_executor *ex = new_executor(2, NULL);
+    gate g = {.go = CT_EVENT_INIT};
+    cb_shutdown c = {.ex = ex, .rc = -7777, .called = CT_EVENT_INIT};
+    ct_future *f = submit(ex, task_blocked, &g);
+    CHECK_OK(ct_future_add_done_callback(f, shutdown_cb, &c));
+    CHECK_OK(ct_event_set(&g.go));
+    CHECK_OK(ct_event_wait(&c.called, ct_test_long_wait()));
+    CHECK_RC(c.rc, CT_EDEADLK);
+    ct_future *h = UNSET;
+    CHECK_RC(ct_executor_submit(ex, task_double, P(1), &h), CT_ESHUTDOWN);
+    CHECK_OK(ct_executor_free(ex));
+    CHECK_OK(ct_future_free(f));
 }
 
 // --- map ---------------------------------------------------------------------
@@ -1304,18 +1344,24 @@ fire_and_forget(void)
                    .value = UNSET,
                    .owns_ref = true,
                    .free_rc = -7777};
+    forgotten c = {.called = CT_EVENT_INIT, .value = UNSET};
     ct_future *f = submit(ex, task_blocked, &g);
     CHECK_OK(ct_future_add_done_callback(f, forgotten_cb, &a));
     CHECK_OK(ct_future_add_done_callback(ct_future_ref(f), forgotten_cb, &b));
+    // After b dropped what is then the last caller reference: the future
+    // still lives for c (the executor's reference covers the callbacks).
+    CHECK_OK(ct_future_add_done_callback(f, forgotten_cb, &c));
     CHECK_OK(ct_future_free(f));
     CHECK_STARTED(&g, 1);
     CHECK_OK(ct_event_set(&g.go));
     CHECK_OK(ct_event_wait(&a.called, ct_test_long_wait()));
     CHECK_OK(ct_event_wait(&b.called, ct_test_long_wait()));
-    CHECK(a.done && b.done);
+    CHECK_OK(ct_event_wait(&c.called, ct_test_long_wait()));
+    CHECK(a.done && b.done && c.done);
     CHECK_OK(a.result_rc);
     CHECK_OK(b.result_rc);
-    CHECK(a.value != UNSET && a.value == b.value);
+    CHECK_OK(c.result_rc);
+    CHECK(a.value != UNSET && a.value == b.value && b.value == c.value);
     CHECK_OK(b.free_rc);
 
     // Many at once, never waited for.
@@ -1472,6 +1518,46 @@ pending_work_completes_at_exit(void)
         }
         CHECK_EQ(status, 0);
     }
+}
+
+static void
+fork_child_new_executor(void)
+{
+    ct_executor *ex = new_executor(1, NULL);
+    ct_future *f = submit(ex, task_double, P(8));
+    CHECK(result_of(f) == P(16));
+    CHECK_OK(ct_future_free(f));
+    CHECK_OK(ct_executor_free(ex));
+    ex = new_executor(1, NULL);
+    CHECK_OK(ct_future_free(submit(ex, task_double, P(1))));
+    if (ASAN_BUILD) {
+        // LeakSanitizer cannot follow a child forked from a threaded
+        // process (it reports the parent's executor): run the exit hook
+        // itself and skip the leak check.
+        CHECK_OK(ct_shutdown());
+        _exit(0);
+    }
+    exit(0); // the exit hook must not wait for the parent's workers
+}
+
+// fork() with an executor whose worker is alive: the child has none of the
+// parent's workers, makes executors of its own and exits without hanging
+// (Python's gh-94440); the parent's executor works on.
+static void
+fork_with_a_live_executor(void)
+{
+    if (TSAN_BUILD) {
+        SKIP("TSan cannot start threads after a multi-threaded fork");
+    }
+    ct_executor *ex = new_executor(2, NULL);
+    ct_future *f = submit(ex, task_double, P(1));
+    CHECK(result_of(f) == P(2));
+    CHECK_OK(ct_future_free(f));
+    CHECK_EQ(in_child(fork_child_new_executor), 0);
+    f = submit(ex, task_double, P(3));
+    CHECK(result_of(f) == P(6));
+    CHECK_OK(ct_future_free(f));
+    CHECK_OK(ct_executor_free(ex));
 }
 
 static atomic_int ticket;
@@ -1861,6 +1947,7 @@ CT_SUITE(executor) = {
     {"shutdown without wait", shutdown_without_wait},
     {"shutdown cancel_futures", shutdown_cancel_futures},
     {"shutdown from own worker", shutdown_from_own_worker},
+    {"shutdown from a callback in a worker", shutdown_from_callback_in_worker},
     {"map in input order", map_in_input_order},
     {"map failure cancels the rest", map_failure_cancels_the_rest},
     {"map timeout", map_timeout},
@@ -1870,6 +1957,7 @@ CT_SUITE(executor) = {
     {"fire and forget", fire_and_forget},
     {"free beyond the caller's references", free_beyond_callers_references},
     {"pending work completes at exit", pending_work_completes_at_exit},
+    {"fork with a live executor", fork_with_a_live_executor},
     {"tasks start in submission order", tasks_start_in_submission_order},
     {"submit refused by the OS", submit_refused_by_the_os},
     {"ct_shutdown finishes executors", ct_shutdown_finishes_executors},
