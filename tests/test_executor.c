@@ -795,6 +795,25 @@ shutdown_main(void *p)
     return NULL;
 }
 
+typedef struct wait_call {
+    ct_future **fs;
+    size_t n;
+    atomic_int started;
+    atomic_int returned;
+    int rc;
+} wait_call;
+
+// ct_wait(ALL_COMPLETED) on the futures, with a long timeout.
+static void *
+wait_main(void *p)
+{
+    wait_call *w = p;
+    atomic_store(&w->started, 1);
+    w->rc = ct_wait(w->fs, w->n, ct_test_long_wait(), CT_ALL_COMPLETED, NULL);
+    atomic_store(&w->returned, 1);
+    return NULL;
+}
+
 // shutdown(wait) returns once the running task and every queued one
 // finished, and the workers exited.
 static void
@@ -905,6 +924,11 @@ shutdown_cancel_futures(void)
                 ct_future_add_done_callback(queued[i], count_cb, &callbacks));
         }
         CHECK_STARTED(&g, 1);
+        // Blocked before the shutdown: the cancels wake it.
+        wait_call w = {.fs = queued, .n = QUEUED};
+        pthread_t tw = ct_test_spawn(wait_main, &w);
+        CHECK(ct_test_poll_at_least(&w.started, 1, ct_test_long_wait()));
+        CHECK(!ct_test_poll_at_least(&w.returned, 1, BLOCKED_WINDOW));
         shutdown_call s = {.ex = ex, .wait = wait, .cancel = true};
         pthread_t t = ct_test_spawn(shutdown_main, &s);
         if (wait) {
@@ -920,6 +944,8 @@ shutdown_cancel_futures(void)
             CHECK(ct_future_done(queued[i]));
         }
         CHECK(ct_test_poll_at_least(&callbacks, QUEUED, ct_test_long_wait()));
+        ct_test_join(tw);
+        CHECK_RC(w.rc, QUEUED);
         bool done[QUEUED];
         int64_t t0 = ct_test_now();
         CHECK_RC(ct_wait(queued, QUEUED, ct_test_long_wait(), CT_ALL_COMPLETED,
@@ -1150,6 +1176,64 @@ map_failure_cancels_the_rest(void)
     CHECK_OK(ct_executor_free(ex));
 }
 
+typedef struct map_call {
+    ct_executor *ex;
+    ct_task_fn *fn;
+    void **args;
+    size_t n;
+    void **results;
+    int rc;
+} map_call;
+
+typedef struct order_case {
+    ct_event go;
+    atomic_int fast_failed;
+} order_case;
+
+static order_case order_now;
+
+// Task 0 fails late (after go) with 5; task 1 fails at once with 6.
+static int
+task_fail_late_or_fast(void *arg, void **result)
+{
+    (void)result;
+    if (V(arg) == 0) {
+        CHECK_OK(ct_event_wait(&order_now.go, ct_test_long_wait()));
+        return 5;
+    }
+    atomic_store(&order_now.fast_failed, 1);
+    return 6;
+}
+
+static void *
+map_main(void *p)
+{
+    map_call *m = p;
+    m->rc = ct_executor_map(m->ex, m->fn, m->args, m->n, m->results,
+                            ct_test_long_wait());
+    return NULL;
+}
+
+// "The first failure in input order": a later task that failed first does
+// not win over an earlier one that fails after it.
+static void
+map_reports_first_failure_in_input_order(void)
+{
+    ct_executor *ex = new_executor(2, NULL);
+    order_now = (order_case){.go = CT_EVENT_INIT};
+    void *args[2] = {P(0), P(1)};
+    void *results[2] = {UNSET, UNSET};
+    map_call m = {ex, task_fail_late_or_fast, args, 2, results, -7777};
+    pthread_t t = ct_test_spawn(map_main, &m);
+    CHECK(
+        ct_test_poll_at_least(&order_now.fast_failed, 1, ct_test_long_wait()));
+    settle(); // map is waiting for task 0 by now, most of the time
+    CHECK_OK(ct_event_set(&order_now.go));
+    ct_test_join(t);
+    CHECK_RC(m.rc, 5);
+    CHECK_OK(ct_executor_free(ex));
+}
+
 // The deadline (now + timeout) passing: CT_ETIMEDOUT, never early, with
 // the results before the late one filled.
 static void
@@ -1192,24 +1276,6 @@ map_timeout(void)
     CHECK(ct_test_now() - t0 < ct_test_quick_bound());
     CHECK_OK(ct_event_set(&g2.go));
     CHECK_OK(ct_executor_free(ex));
-}
-
-typedef struct map_call {
-    ct_executor *ex;
-    ct_task_fn *fn;
-    void **args;
-    size_t n;
-    void **results;
-    int rc;
-} map_call;
-
-static void *
-map_main(void *p)
-{
-    map_call *m = p;
-    m->rc = ct_executor_map(m->ex, m->fn, m->args, m->n, m->results,
-                            ct_test_long_wait());
-    return NULL;
 }
 
 static int
@@ -1281,6 +1347,40 @@ task_submits_to_same_executor(void)
     CHECK_OK(ct_future_free(inner));
     CHECK_OK(ct_future_free(f));
     CHECK_OK(ct_executor_free(ex));
+}
+
+// Python lets anyone set the outcome of a running or queued executor
+// future: the first outcome stands, a queued task then never runs, the
+// running one's own outcome is dropped, and the executor lets go of the
+// future either way (ASan would see a leak).
+static void
+outcome_set_from_outside(void)
+{
+    ct_executor *ex = new_executor(1, NULL);
+    gate g = {.go = CT_EVENT_INIT};
+    atomic_int calls = 0;
+    ct_future *running = submit(ex, task_blocked, &g);
+    ct_future *queued = submit(ex, task_counted, P(1));
+    CHECK_OK(ct_future_add_done_callback(running, count_cb, &calls));
+    CHECK_OK(ct_future_add_done_callback(queued, count_cb, &calls));
+    CHECK_STARTED(&g, 1);
+    CHECK_OK(ct_future_set_result(running, P(77)));
+    CHECK_OK(ct_future_set_exception(queued, 13));
+    CHECK_EQ(atomic_load(&calls), 2); // here, in this thread
+    CHECK(result_of(running) == P(77));
+    CHECK(!ct_future_running(running));
+    CHECK(!ct_future_cancel(queued));
+    CHECK_OK(ct_event_set(&g.go));
+    CHECK_OK(ct_executor_free(ex));
+    CHECK(result_of(running) == P(77));
+    int code = 0;
+    CHECK_OK(ct_future_exception(queued, &code, CT_NOWAIT));
+    CHECK_EQ(code, 13);
+    CHECK_EQ(atomic_load(&counted_runs), 0);
+    CHECK_EQ(atomic_load(&calls), 2);
+    CHECK_EQ(atomic_load(&g.finished), 1);
+    CHECK_OK(ct_future_free(running));
+    CHECK_OK(ct_future_free(queued));
 }
 
 // Futures stay valid after their executor is freed, finished or cancelled.
@@ -1950,9 +2050,11 @@ CT_SUITE(executor) = {
     {"shutdown from a callback in a worker", shutdown_from_callback_in_worker},
     {"map in input order", map_in_input_order},
     {"map failure cancels the rest", map_failure_cancels_the_rest},
+    {"map reports the first failure in input order", map_reports_first_failure_in_input_order},
     {"map timeout", map_timeout},
     {"map cancelled by shutdown", map_cancelled_by_shutdown},
     {"task submits to same executor", task_submits_to_same_executor},
+    {"outcome set from outside", outcome_set_from_outside},
     {"future outlives executor", future_outlives_executor},
     {"fire and forget", fire_and_forget},
     {"free beyond the caller's references", free_beyond_callers_references},
