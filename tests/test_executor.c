@@ -1261,8 +1261,9 @@ map_timeout(void)
     CHECK_OK(ct_event_set(&g.go));
     CHECK(result_of(blocker) != NULL);
     CHECK_OK(ct_executor_free(ex));
-    // map's first task ran (it had started); the other two were cancelled.
-    CHECK_EQ(atomic_load(&g.started), 2);
+    // The blocker ran, and map's first task if it had started by the
+    // deadline; the other two were cancelled (no worker was free for them).
+    CHECK(atomic_load(&g.started) >= 1 && atomic_load(&g.started) <= 2);
     CHECK_OK(ct_future_free(blocker));
 
     // A zero timeout with a task still running times out at once.
