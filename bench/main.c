@@ -2286,7 +2286,7 @@ section_executor(void)
     }
     compare(sec, "ct_executor diff vs Python",
             med_of(sec, "ct_executor", "diff", w, "mtasks"), "M/s",
-            "python ThreadPoolExecutor",
+            "python_executor",
             med_of(sec, "python_executor", "unpinned", w, "mtasks"), true, T_GE,
             50, py_why ? py_why : "Python unpinned (GIL)");
     compare(sec, "ct_wait(ALL) diff vs result() each",
@@ -2315,7 +2315,7 @@ section_executor(void)
     }
     compare(lsec, "ct round trip diff vs Python",
             med_of(lsec, "ct_executor", "diff", w, "rtt_ns"), "ns",
-            "python submit().result()",
+            "python_executor",
             med_of(lsec, "python_executor", "unpinned", w, "rtt_ns"), true,
             T_NONE, 0, py_why ? py_why : "Python unpinned (GIL)");
 }
