@@ -14,6 +14,7 @@
 
 #include "list.h"
 #include "local.h"
+#include "thread_impl.h"
 #include "platform/platform.h"
 #include "sync/atomic.h"
 #include "sync/parking_lot.h"
@@ -117,9 +118,9 @@ static ct_excepthook_fn *excepthook; // atomic; NULL: the default
 // --- Names ----------------------------------------------------------------
 
 // Returns true if `s` is valid UTF-8 (shortest forms, no surrogates, at
-// most U+10FFFF).
-static bool
-utf8_valid(const char *s)
+// most U+10FFFF). The executor checks thread name prefixes with it too.
+bool
+ct__utf8_valid(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     while (*p != 0) {
@@ -491,13 +492,27 @@ fork_child(void)
     }
 }
 
+// Set by the executor layer (thread_impl.h).
+static void (*shutdown_hook)(void);
+
+void
+ct__thread_set_shutdown_hook(void (*hook)(void))
+{
+    ct__store_release(&shutdown_hook, hook);
+}
+
 // Python's threading._shutdown(). `primary`: the main thread or the exit
 // handler, which waits for every non-daemon thread; any other caller skips
 // the threads that are themselves inside ct_shutdown(), so that two of them
-// never wait for each other.
+// never wait for each other. The hook runs first, as Python's atexit
+// callbacks of threading do.
 static void
 shutdown(bool primary)
 {
+    void (*hook)(void) = ct__load_acquire(&shutdown_hook);
+    if (hook != NULL) {
+        hook();
+    }
     ct_thread *self = self_record;
     if (self != NULL && self == main_thread) {
         primary = true;
@@ -570,7 +585,7 @@ ct_thread_new_named(ct_thread **thread, ct_thread_fn *target, void *arg,
         opts->daemon > CT_DAEMON_YES ||
         (opts->stack_size != 0 &&
          opts->stack_size < ct__os_thread_stack_min()) ||
-        (opts->name != NULL && !utf8_valid(opts->name))) {
+        (opts->name != NULL && !ct__utf8_valid(opts->name))) {
         return CT_EINVAL;
     }
     bool daemon;
@@ -714,7 +729,7 @@ ct_thread_name(const ct_thread *t)
 int
 ct_thread_set_name(ct_thread *t, const char *name)
 {
-    if (t == NULL || name == NULL || !utf8_valid(name)) {
+    if (t == NULL || name == NULL || !ct__utf8_valid(name)) {
         return CT_EINVAL;
     }
     name_node *node = name_copy(name);

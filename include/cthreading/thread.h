@@ -164,7 +164,9 @@ CT_API void ct_set_excepthook(ct_excepthook_fn *hook);
 // know). Custom hooks may call it.
 CT_API void ct_default_excepthook(ct_thread *thread, int code);
 
-// What Python does at interpreter exit: marks the main thread finished (when
+// What Python does at interpreter exit: shuts down every live ct_executor
+// and waits for its queued work (later submits and new executors get
+// CT_ESHUTDOWN), marks the main thread finished (when
 // called from it) and waits until every non-daemon thread the library
 // started has finished, threads started meanwhile included; daemon threads
 // are left running. Skips the caller and threads inside ct_shutdown()

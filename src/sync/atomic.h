@@ -38,6 +38,8 @@
     __atomic_fetch_add((p), (v), __ATOMIC_SEQ_CST)
 #define ct__fetch_sub_relaxed(p, v)                                            \
     __atomic_fetch_sub((p), (v), __ATOMIC_RELAXED)
+#define ct__fetch_sub_seq_cst(p, v)                                            \
+    __atomic_fetch_sub((p), (v), __ATOMIC_SEQ_CST)
 #define ct__fetch_sub_release(p, v)                                            \
     __atomic_fetch_sub((p), (v), __ATOMIC_RELEASE)
 #define ct__fetch_and_relaxed(p, v)                                            \
@@ -46,9 +48,19 @@
     __atomic_fetch_and((p), (v), __ATOMIC_RELEASE)
 #define ct__fetch_and_seq_cst(p, v)                                            \
     __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
+#define ct__fetch_and_acq_rel(p, v)                                            \
+    __atomic_fetch_and((p), (v), __ATOMIC_ACQ_REL)
 #define ct__fetch_or_release(p, v) __atomic_fetch_or((p), (v), __ATOMIC_RELEASE)
 #define ct__fetch_or_acq_rel(p, v) __atomic_fetch_or((p), (v), __ATOMIC_ACQ_REL)
 #define ct__fetch_or_seq_cst(p, v) __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+
+// A full fence: orders a store before a later load to another location
+// (the "announce, then check the other side" of a sleeper and a waker).
+#define ct__fence_seq_cst() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define ct__fetch_add_acq_rel(p, v)                                            \
+    __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
+#define ct__fetch_sub_acq_rel(p, v)                                            \
+    __atomic_fetch_sub((p), (v), __ATOMIC_ACQ_REL)
 
 // One iteration of a busy-wait: tells the CPU we spin (x86 PAUSE, Arm
 // YIELD) so the sibling hyperthread and the power manager can react.
