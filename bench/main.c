@@ -35,19 +35,21 @@ typedef struct options {
     bool instr_table;     // run the valgrind section (default: if found)
     bool instr_table_set; // --instr-table / --no-instr-table given
     bool contended_unpinned;
-    int threads;            // contended: only this thread count (0: 2 and 4);
-                            // thread: the batch size (0: BENCH_BATCH_MAX)
-    double loop_s;          // target time of one uncontended/notify rep
-    double contended_s;     // one contended rep
-    double pingpong_s;      // one ping-pong rep
-    int64_t burn_ns;        // how long the burn waiter waits
-    double thread_s;        // one thread start+join rep
-    double queue_s;         // one queue throughput rep
-    double python_s;        // one rep of the Python queue.Queue script
-    uint64_t exec_tasks;    // executor: tasks per throughput rep
-    uint64_t exec_rounds;   // executor: round trips per latency rep
-    uint64_t py_exec_tasks; // the same for Python's ThreadPoolExecutor
+    int threads;          // contended: only this thread count (0: 2 and 4);
+                          // thread: the batch size (0: BENCH_BATCH_MAX)
+    double loop_s;        // target time of one uncontended/notify rep
+    double contended_s;   // one contended rep
+    double pingpong_s;    // one ping-pong rep
+    int64_t burn_ns;      // how long the burn waiter waits
+    double thread_s;      // one thread start+join rep
+    double queue_s;       // one queue throughput rep
+    double python_s;      // one rep of the Python queue.Queue script
+    uint64_t exec_tasks;  // executor: tasks per throughput rep
+    uint64_t exec_rounds; // executor: round trips per latency rep
+    uint64_t exec_idle_rounds; // the same, each after a pause
+    uint64_t py_exec_tasks;    // the same for Python's ThreadPoolExecutor
     uint64_t py_exec_rounds;
+    uint64_t py_exec_idle_rounds;
 } options;
 
 static options opt;
@@ -1943,6 +1945,7 @@ typedef struct exec_job {
     uint64_t n;   // tasks (throughput) or round trips (latency)
     double value; // out: M tasks/s, or the median round trip in ns
     double mean;  // out (latency): the mean round trip in ns
+    double idle;  // out (latency): the median round trip after a pause
 } exec_job;
 
 static int
@@ -1955,6 +1958,39 @@ cmp_i64(const void *a, const void *b)
 // Round trips before a latency rep's timed ones: the pool's threads are
 // all waiting for work when the first timed task comes.
 #define EXEC_WARM_ROUNDS 16
+// The pause before each "after a pause" round trip: far longer than any
+// spin before sleeping (spin.h: 4 us), so every worker sleeps when the
+// task comes.
+#define EXEC_PAUSE_NS 100000
+
+// Times n round trips one by one, each after a pause of pause_ns if it is
+// not 0; returns the median in ns, and the mean in *mean.
+static double
+exec_round_trips(const bench_case *c, void *st, uint64_t n, int64_t pause_ns,
+                 double *mean)
+{
+    int64_t *rt = malloc(n * sizeof(int64_t));
+    if (rt == NULL) {
+        bench_fail("malloc", -ENOMEM);
+    }
+    double sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (pause_ns > 0) {
+            sleep_ns(pause_ns);
+        }
+        int64_t t0 = bench_now_ns();
+        c->tasks(st, 1);
+        rt[i] = bench_now_ns() - t0;
+        sum += (double)rt[i];
+    }
+    qsort(rt, n, sizeof(int64_t), cmp_i64);
+    uint64_t h = n / 2;
+    double med =
+        n % 2 ? (double)rt[h] : ((double)rt[h - 1] + (double)rt[h]) / 2;
+    *mean = sum / (double)n;
+    free(rt);
+    return med;
+}
 
 // Makes the pool, then runs the timed part. The thread starts on the
 // workers' CPU (CPU 0 for same, CPU 1 for diff, any for unpinned), so the
@@ -1979,23 +2015,10 @@ exec_thread(void *arg)
         job->value = (double)job->n / (double)(dt > 0 ? dt : 1) * 1e3;
     } else {
         c->tasks(st, EXEC_WARM_ROUNDS);
-        int64_t *rt = malloc(job->n * sizeof(int64_t));
-        if (rt == NULL) {
-            bench_fail("malloc", -ENOMEM);
-        }
-        double sum = 0;
-        for (uint64_t i = 0; i < job->n; i++) {
-            int64_t t0 = bench_now_ns();
-            c->tasks(st, 1);
-            rt[i] = bench_now_ns() - t0;
-            sum += (double)rt[i];
-        }
-        qsort(rt, job->n, sizeof(int64_t), cmp_i64);
-        uint64_t h = job->n / 2;
-        job->value = job->n % 2 ? (double)rt[h]
-                                : ((double)rt[h - 1] + (double)rt[h]) / 2;
-        job->mean = sum / (double)job->n;
-        free(rt);
+        job->value = exec_round_trips(c, st, job->n, 0, &job->mean);
+        double unused;
+        job->idle = exec_round_trips(c, st, opt.exec_idle_rounds, EXEC_PAUSE_NS,
+                                     &unused);
     }
     c->close(st);
     return NULL;
@@ -2009,10 +2032,12 @@ exec_runs(const bench_case *c, pin_mode mode)
 
 // Python's ThreadPoolExecutor(max_workers=2), as baselines.md B5 and B6
 // measured it. Arguments: the reps, the tasks per throughput rep, the
-// round trips per latency rep. Each rep uses a new executor whose two
-// threads were started by a first burst of tasks, and prints two lines:
-// "T <M tasks/s>" and "L <median ns> <mean ns>". No single quotes: the
-// shell passes the script in them.
+// round trips per latency rep, back to back and after a pause. Each rep
+// uses new executors whose two threads were started by a first burst of
+// tasks, and prints three lines: "T <M tasks/s>", "L <median ns> <mean
+// ns>" and "I <median ns after a pause>". The script starts with the
+// pause ("PAUSE = seconds"). No single quotes: the shell passes the
+// script in them.
 static const char py_executor_script[] =
     "import statistics, sys, time\n"
     "from concurrent.futures import ThreadPoolExecutor\n"
@@ -2023,7 +2048,18 @@ static const char py_executor_script[] =
     "    for x in [ex.submit(f) for _ in range(64)]:\n"
     "        x.result()\n"
     "    return ex\n"
-    "reps, n, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])\n"
+    "reps, n = int(sys.argv[1]), int(sys.argv[2])\n"
+    "rounds, idle_rounds = int(sys.argv[3]), int(sys.argv[4])\n"
+    "def trips(ex, k, pause):\n"
+    "    now = time.perf_counter_ns\n"
+    "    rt = []\n"
+    "    for i in range(k):\n"
+    "        if pause:\n"
+    "            time.sleep(pause)\n"
+    "        t0 = now()\n"
+    "        ex.submit(f).result()\n"
+    "        rt.append(now() - t0)\n"
+    "    return rt\n"
     "for k in range(reps):\n"
     "    ex = pool()\n"
     "    t0 = time.perf_counter()\n"
@@ -2034,15 +2070,12 @@ static const char py_executor_script[] =
     "    ex.shutdown()\n"
     "    print(\"T\", n / dt / 1e6, flush=True)\n"
     "    ex = pool()\n"
-    "    now = time.perf_counter_ns\n"
-    "    rt = []\n"
-    "    for i in range(rounds):\n"
-    "        t0 = now()\n"
-    "        ex.submit(f).result()\n"
-    "        rt.append(now() - t0)\n"
-    "    ex.shutdown()\n"
+    "    rt = trips(ex, rounds, 0)\n"
     "    print(\"L\", statistics.median(rt), statistics.fmean(rt), "
-    "flush=True)\n";
+    "flush=True)\n"
+    "    rt = trips(ex, idle_rounds, PAUSE)\n"
+    "    print(\"I\", statistics.median(rt), flush=True)\n"
+    "    ex.shutdown()\n";
 
 // Runs the script with python3, if there is one; the results go under the
 // case "python_executor", unpinned. Returns why it did not run, or NULL.
@@ -2053,10 +2086,12 @@ python_executor(void)
         return "skipped: python3 not found";
     }
     char cmd[4096];
-    snprintf(cmd, sizeof(cmd), "python3 -c '%s' %d %llu %llu 2>/dev/null",
-             py_executor_script, opt.reps,
+    snprintf(cmd, sizeof(cmd),
+             "python3 -c 'PAUSE = %g\n%s' %d %llu %llu %llu 2>/dev/null",
+             EXEC_PAUSE_NS / 1e9, py_executor_script, opt.reps,
              (unsigned long long)opt.py_exec_tasks,
-             (unsigned long long)opt.py_exec_rounds);
+             (unsigned long long)opt.py_exec_rounds,
+             (unsigned long long)opt.py_exec_idle_rounds);
     FILE *p = popen(cmd, "r");
     if (p == NULL) {
         return "skipped: cannot start python3";
@@ -2087,6 +2122,15 @@ python_executor(void)
                                        "unpinned", BENCH_EXEC_WORKERS,
                                        "rtt_mean_ns", "ns"),
                             mean);
+                got++;
+            }
+        } else if (line[0] == 'I' && line[1] == ' ') {
+            double med = strtod(line + 2, &end);
+            if (end != line + 2 && med > 0) {
+                result_push(result_get(BENCH_SEC_EXECUTOR_LATENCY, name,
+                                       "unpinned", BENCH_EXEC_WORKERS,
+                                       "rtt_idle_ns", "ns"),
+                            med);
                 got++;
             }
         }
@@ -2162,13 +2206,16 @@ section_executor(void)
              "%llu tasks submitted back to back, then all waited for "
              "(timed from the first submit to the end of the wait). "
              "Latency: ns per round trip on an idle pool (submit one task, "
-             "wait for its result), median of %llu round trips. Median of "
+             "wait for its result), median of %llu round trips back to "
+             "back, and of %llu each after a %.0f us sleep. Median of "
              "%d reps; each rep makes a new pool and starts its workers "
              "before the timed part. same = submitter and workers on CPU "
              "%d, diff = workers on CPU %d and submitter on CPU %d, "
              "unpinned",
              w, (unsigned long long)opt.exec_tasks,
-             (unsigned long long)opt.exec_rounds, opt.reps, c0, c1, c0);
+             (unsigned long long)opt.exec_rounds,
+             (unsigned long long)opt.exec_idle_rounds, EXEC_PAUSE_NS / 1e3,
+             opt.reps, c0, c1, c0);
     section_header("9. Executor", how);
     if (g_ncpu < 2) {
         printf("   only 1 CPU available: the different-CPU columns are "
@@ -2216,6 +2263,9 @@ section_executor(void)
                         result_push(result_get(lsec, cases[i]->name, pm, w,
                                                "rtt_mean_ns", "ns"),
                                     job.mean);
+                        result_push(result_get(lsec, cases[i]->name, pm, w,
+                                               "rtt_idle_ns", "ns"),
+                                    job.idle);
                     } else {
                         result_push(result_get(sec, cases[i]->name, pm, w,
                                                "mtasks", "M tasks/s"),
@@ -2230,23 +2280,32 @@ section_executor(void)
     if (case_selected(&py_case)) {
         py_why = python_executor();
     }
-    char py_tnote[96], py_lnote[96];
+    char py_tnote[96], py_lnote[96], py_inote[96];
     snprintf(py_tnote, sizeof(py_tnote),
              "python3 ThreadPoolExecutor(2), %llu tasks",
              (unsigned long long)opt.py_exec_tasks);
     snprintf(py_lnote, sizeof(py_lnote),
              "python3 submit().result(), %llu round trips",
              (unsigned long long)opt.py_exec_rounds);
+    snprintf(py_inote, sizeof(py_inote),
+             "python3 submit().result(), %llu round trips",
+             (unsigned long long)opt.py_exec_idle_rounds);
 
     printf("\n  throughput, M tasks/s (vs naive_pool = diff / naive_pool "
            "diff):\n");
     print_exec_table(sec, "mtasks", "naive_pool", tput, nt,
                      py_why ? py_why : py_tnote);
-    printf("\n  latency, ns per round trip on an idle pool, median round "
-           "trip of each rep (vs naive_future = diff / naive_future "
+    printf("\n  latency, ns per round trip, back to back (a worker may "
+           "still be spinning for work when the next task comes); median "
+           "round trip of each rep (vs naive_future = diff / naive_future "
            "diff):\n");
     print_exec_table(lsec, "rtt_ns", "naive_future", lat, nl,
                      py_why ? py_why : py_lnote);
+    printf("\n  latency after a pause: each round trip after a %.0f us "
+           "sleep, every worker asleep when the task comes:\n",
+           EXEC_PAUSE_NS / 1e3);
+    print_exec_table(lsec, "rtt_idle_ns", "naive_future", lat, nl,
+                     py_why ? py_why : py_inote);
 
     print_cmp_header();
     // Targets on the diff figures (pinned, as everywhere); the same-CPU
@@ -2298,26 +2357,36 @@ section_executor(void)
             "naive_pool", med_of(sec, "naive_pool", "diff", w, "mtasks"), true,
             T_NONE, 0, NULL);
     // Latency: no targets; lower is better.
-    for (int m = 0; m < 3; m++) {
-        const char *pm = pin_names[cmp_modes[m]];
-        const char *where = cmp_modes[m] == PIN_SAME ? "same CPU" : pm;
-        double ours = med_of(lsec, "ct_executor", pm, w, "rtt_ns");
+    static const struct {
+        const char *metric, *label;
+    } lrows[] = {
+        {"rtt_ns", "round trip"},
+        {"rtt_idle_ns", "after pause"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        const char *met = lrows[k].metric;
+        for (int m = 0; m < 3; m++) {
+            const char *pm = pin_names[cmp_modes[m]];
+            const char *where = cmp_modes[m] == PIN_SAME ? "same CPU" : pm;
+            char label[64];
+            snprintf(label, sizeof(label), "ct %s %s vs naive future",
+                     lrows[k].label, where);
+            compare(lsec, label, med_of(lsec, "ct_executor", pm, w, met), "ns",
+                    "naive_future", med_of(lsec, "naive_future", pm, w, met),
+                    true, T_NONE, 0, NULL);
+        }
         char label[64];
-        snprintf(label, sizeof(label), "ct round trip %s vs naive future",
-                 where);
-        compare(lsec, label, ours, "ns", "naive_future",
-                med_of(lsec, "naive_future", pm, w, "rtt_ns"), true, T_NONE, 0,
+        snprintf(label, sizeof(label), "ct %s diff vs thread", lrows[k].label);
+        compare(lsec, label, med_of(lsec, "ct_executor", "diff", w, met), "ns",
+                "pthread_create",
+                med_of(lsec, "pthread_create", "diff", w, met), true, T_NONE, 0,
                 NULL);
-        snprintf(label, sizeof(label), "ct round trip %s vs thread", where);
-        compare(lsec, label, ours, "ns", "pthread_create",
-                med_of(lsec, "pthread_create", pm, w, "rtt_ns"), true, T_NONE,
-                0, NULL);
+        snprintf(label, sizeof(label), "ct %s diff vs Python", lrows[k].label);
+        compare(lsec, label, med_of(lsec, "ct_executor", "diff", w, met), "ns",
+                "python_executor",
+                med_of(lsec, "python_executor", "unpinned", w, met), true,
+                T_NONE, 0, py_why ? py_why : "Python unpinned (GIL)");
     }
-    compare(lsec, "ct round trip diff vs Python",
-            med_of(lsec, "ct_executor", "diff", w, "rtt_ns"), "ns",
-            "python_executor",
-            med_of(lsec, "python_executor", "unpinned", w, "rtt_ns"), true,
-            T_NONE, 0, py_why ? py_why : "Python unpinned (GIL)");
 }
 
 // ---- Sizes ----------------------------------------------------------------
@@ -2524,15 +2593,19 @@ write_json(const char *path)
             "\"loop_s\": %g, \"contended_s\": %g, \"pingpong_s\": %g, "
             "\"burn_ms\": %g, \"thread_s\": %g, \"thread_batch\": %d, "
             "\"queue_s\": %g, \"python_s\": %g, \"exec_tasks\": %llu, "
-            "\"exec_rounds\": %llu, \"python_exec_tasks\": %llu, "
-            "\"python_exec_rounds\": %llu},\n",
+            "\"exec_rounds\": %llu, \"exec_idle_rounds\": %llu, "
+            "\"exec_pause_us\": %g, \"python_exec_tasks\": %llu, "
+            "\"python_exec_rounds\": %llu, \"python_exec_idle_rounds\": "
+            "%llu},\n",
             opt.reps, opt.quick ? "true" : "false", opt.loop_s, opt.contended_s,
             opt.pingpong_s, (double)opt.burn_ns / 1e6, opt.thread_s,
             opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX, opt.queue_s,
             opt.python_s, (unsigned long long)opt.exec_tasks,
             (unsigned long long)opt.exec_rounds,
+            (unsigned long long)opt.exec_idle_rounds, EXEC_PAUSE_NS / 1e3,
             (unsigned long long)opt.py_exec_tasks,
-            (unsigned long long)opt.py_exec_rounds);
+            (unsigned long long)opt.py_exec_rounds,
+            (unsigned long long)opt.py_exec_idle_rounds);
     fputs("  \"results\": [\n", f);
     for (size_t i = 0; i < g_nresults; i++) {
         const result *r = &g_results[i];
@@ -2760,8 +2833,10 @@ main(int argc, char **argv)
         opt.python_s = 0.05;
         opt.exec_tasks = 20000;
         opt.exec_rounds = 500;
+        opt.exec_idle_rounds = 50;
         opt.py_exec_tasks = 5000;
         opt.py_exec_rounds = 200;
+        opt.py_exec_idle_rounds = 50;
     } else {
         opt.loop_s = 0.1;
         opt.contended_s = 0.5;
@@ -2772,8 +2847,10 @@ main(int argc, char **argv)
         opt.python_s = 0.5;
         opt.exec_tasks = BENCH_EXEC_TASKS_MAX;
         opt.exec_rounds = 10000;
+        opt.exec_idle_rounds = 1000;
         opt.py_exec_tasks = 100000;
         opt.py_exec_rounds = 2000;
+        opt.py_exec_idle_rounds = 500;
     }
     if (!opt.instr_table_set) {
         // ~25 valgrind runs of ~0.5 s: on by default, but not in --quick.
