@@ -524,8 +524,7 @@ pt_round_trips(void *st, uint64_t n)
     pthread_attr_destroy(&attr);
 }
 
-// ---- The table
-// ----------------------------------------------------------------
+// ---- The table -------------------------------------------------------------
 
 #define EXEC(sec, n, r, f, pfx, fn, nt)                                        \
     {                                                                          \

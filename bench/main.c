@@ -35,21 +35,21 @@ typedef struct options {
     bool instr_table;     // run the valgrind section (default: if found)
     bool instr_table_set; // --instr-table / --no-instr-table given
     bool contended_unpinned;
-    int threads;          // contended: only this thread count (0: 2 and 4);
-                          // thread: the batch size (0: BENCH_BATCH_MAX)
-    double loop_s;        // target time of one uncontended/notify rep
-    double contended_s;   // one contended rep
-    double pingpong_s;    // one ping-pong rep
-    int64_t burn_ns;      // how long the burn waiter waits
-    double thread_s;      // one thread start+join rep
-    double queue_s;       // one queue throughput rep
-    double python_s;      // one rep of the Python queue.Queue script
-    uint64_t exec_tasks;  // executor: tasks per throughput rep
-    uint64_t exec_rounds; // executor: round trips per latency rep
-    uint64_t exec_idle_rounds; // the same, each after a pause
-    uint64_t py_exec_tasks;    // the same for Python's ThreadPoolExecutor
-    uint64_t py_exec_rounds;
-    uint64_t py_exec_idle_rounds;
+    int threads;        // contended: only this thread count (0: 2 and 4);
+                        // thread: the batch size (0: BENCH_BATCH_MAX)
+    double loop_s;      // target time of one uncontended/notify rep
+    double contended_s; // one contended rep
+    double pingpong_s;  // one ping-pong rep
+    int64_t burn_ns;    // how long the burn waiter waits
+    double thread_s;    // one thread start+join rep
+    double queue_s;     // one queue throughput rep
+    double python_s;    // one rep of the Python queue.Queue script
+
+    // The executor section: tasks per throughput rep, round trips per
+    // latency rep (back to back, and each after a pause), and the same for
+    // the Python ThreadPoolExecutor script.
+    uint64_t exec_tasks, exec_rounds, exec_idle_rounds;
+    uint64_t py_exec_tasks, py_exec_rounds, py_exec_idle_rounds;
 } options;
 
 static options opt;
@@ -1934,8 +1934,7 @@ section_queue(void)
             untimed, true, T_NONE, 0, NULL);
 }
 
-// ---- Executors
-// ----------------------------------------------------------------
+// ---- Executors -------------------------------------------------------------
 
 // One rep of one executor case in one pinning mode.
 typedef struct exec_job {
