@@ -16,6 +16,8 @@
 #include <cthreading/barrier.h>
 #include <cthreading/condition.h>
 #include <cthreading/event.h>
+#include <cthreading/executor.h>
+#include <cthreading/future.h>
 #include <cthreading/lock.h>
 #include <cthreading/queue.h>
 #include <cthreading/rlock.h>
@@ -52,6 +54,15 @@ typedef enum bench_role {
 #define BENCH_SEC_QUEUE "queue"
 // The queue section's single-thread put+get loops (run by `--only queue`).
 #define BENCH_SEC_QUEUE_TIMED "queue_timed"
+// The executor section's throughput cases, and its round trips on an idle
+// pool (both run by `--only executor`).
+#define BENCH_SEC_EXECUTOR "executor"
+#define BENCH_SEC_EXECUTOR_LATENCY "executor_latency"
+
+// The executor section's pools: their workers, and the most tasks one
+// tasks() call may run (the arrays of futures hold that many).
+#define BENCH_EXEC_WORKERS 2
+#define BENCH_EXEC_TASKS_MAX 1000000
 
 // The thread section's largest batch (--threads caps it too).
 #define BENCH_BATCH_MAX 16
@@ -109,7 +120,15 @@ typedef struct bench_worker {
 //       queue is empty; any number of threads call put and get at once;
 //       close() frees the queue, empty by then. Items are never NULL;
 //   queue_timed: loop(n) runs n put+get pairs on a queue that it makes
-//       and frees around the loop, which never has to wait.
+//       and frees around the loop, which never has to wait;
+//   executor, executor_latency: open() makes a pool of BENCH_EXEC_WORKERS
+//       workers and starts them (the calling thread creates them, so they
+//       inherit its CPU affinity); tasks(st, n) runs n empty tasks on it
+//       (n <= BENCH_EXEC_TASKS_MAX): the executor cases submit all n, then
+//       wait until all n are done; the latency cases run n round trips,
+//       each one task submitted and waited for before the next. A pool
+//       serves any number of tasks() calls, from one thread at a time;
+//       close() frees it.
 typedef struct bench_case {
     const char *section;
     const char *name;
@@ -129,6 +148,7 @@ typedef struct bench_case {
     void (*batch)(uint64_t n, int k);
     void (*put)(void *st, void *item);
     void *(*get)(void *st);
+    void (*tasks)(void *st, uint64_t n);
 } bench_case;
 
 // Type sizes for the sizes section.
@@ -139,12 +159,13 @@ typedef struct bench_size {
 } bench_size;
 
 // The tables, each ended by an entry whose name is NULL.
-extern const bench_case bench_lock_cases[];   // bench_lock.c
-extern const bench_case bench_wake_cases[];   // bench_wake.c
-extern const bench_case bench_notify_cases[]; // bench_notify.c
-extern const bench_case bench_thread_cases[]; // bench_thread.c
-extern const bench_case bench_queue_cases[];  // bench_queue.c
-extern const bench_size bench_sizes[];        // bench_sizes.c
+extern const bench_case bench_lock_cases[];     // bench_lock.c
+extern const bench_case bench_wake_cases[];     // bench_wake.c
+extern const bench_case bench_notify_cases[];   // bench_notify.c
+extern const bench_case bench_thread_cases[];   // bench_thread.c
+extern const bench_case bench_queue_cases[];    // bench_queue.c
+extern const bench_case bench_executor_cases[]; // bench_executor.c
+extern const bench_size bench_sizes[];          // bench_sizes.c
 
 // Reports a failed call that a benchmark cannot go on from, and exits.
 _Noreturn void bench_fail(const char *what, int code);

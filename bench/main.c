@@ -44,6 +44,12 @@ typedef struct options {
     double thread_s;    // one thread start+join rep
     double queue_s;     // one queue throughput rep
     double python_s;    // one rep of the Python queue.Queue script
+
+    // The executor section: tasks per throughput rep, round trips per
+    // latency rep (back to back, and each after a pause), and the same for
+    // the Python ThreadPoolExecutor script.
+    uint64_t exec_tasks, exec_rounds, exec_idle_rounds;
+    uint64_t py_exec_tasks, py_exec_rounds, py_exec_idle_rounds;
 } options;
 
 static options opt;
@@ -1928,6 +1934,460 @@ section_queue(void)
             untimed, true, T_NONE, 0, NULL);
 }
 
+// ---- Executors -------------------------------------------------------------
+
+// One rep of one executor case in one pinning mode.
+typedef struct exec_job {
+    const bench_case *c;
+    pin_mode mode;
+    bool latency;
+    uint64_t n;   // tasks (throughput) or round trips (latency)
+    double value; // out: M tasks/s, or the median round trip in ns
+    double mean;  // out (latency): the mean round trip in ns
+    double idle;  // out (latency): the median round trip after a pause
+} exec_job;
+
+static int
+cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+// Round trips before a latency rep's timed ones: the pool's threads are
+// all waiting for work when the first timed task comes.
+#define EXEC_WARM_ROUNDS 16
+// The pause before each "after a pause" round trip: far longer than any
+// spin before sleeping (spin.h: 4 us), so every worker sleeps when the
+// task comes.
+#define EXEC_PAUSE_NS 100000
+
+// Times n round trips one by one, each after a pause of pause_ns if it is
+// not 0; returns the median in ns, and the mean in *mean.
+static double
+exec_round_trips(const bench_case *c, void *st, uint64_t n, int64_t pause_ns,
+                 double *mean)
+{
+    int64_t *rt = malloc(n * sizeof(int64_t));
+    if (rt == NULL) {
+        bench_fail("malloc", -ENOMEM);
+    }
+    double sum = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        if (pause_ns > 0) {
+            sleep_ns(pause_ns);
+        }
+        int64_t t0 = bench_now_ns();
+        c->tasks(st, 1);
+        rt[i] = bench_now_ns() - t0;
+        sum += (double)rt[i];
+    }
+    qsort(rt, n, sizeof(int64_t), cmp_i64);
+    uint64_t h = n / 2;
+    double med =
+        n % 2 ? (double)rt[h] : ((double)rt[h - 1] + (double)rt[h]) / 2;
+    *mean = sum / (double)n;
+    free(rt);
+    return med;
+}
+
+// Makes the pool, then runs the timed part. The thread starts on the
+// workers' CPU (CPU 0 for same, CPU 1 for diff, any for unpinned), so the
+// pool's threads, which open() creates, inherit it; for diff it then moves
+// itself to CPU 0 and submits from there.
+static void *
+exec_thread(void *arg)
+{
+    exec_job *job = arg;
+    const bench_case *c = job->c;
+    void *st = c->open();
+    if (job->mode == PIN_DIFF) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(g_cpus[0], &set);
+        BENCH_CHECK(pthread_setaffinity_np(pthread_self(), sizeof(set), &set));
+    }
+    if (!job->latency) {
+        int64_t t0 = bench_now_ns();
+        c->tasks(st, job->n);
+        int64_t dt = bench_now_ns() - t0;
+        job->value = (double)job->n / (double)(dt > 0 ? dt : 1) * 1e3;
+    } else {
+        c->tasks(st, EXEC_WARM_ROUNDS);
+        job->value = exec_round_trips(c, st, job->n, 0, &job->mean);
+        double unused;
+        job->idle = exec_round_trips(c, st, opt.exec_idle_rounds, EXEC_PAUSE_NS,
+                                     &unused);
+    }
+    c->close(st);
+    return NULL;
+}
+
+static bool
+exec_runs(const bench_case *c, pin_mode mode)
+{
+    return case_skip_reason(c) == NULL && !(mode == PIN_DIFF && g_ncpu < 2);
+}
+
+// Python's ThreadPoolExecutor(max_workers=2), as baselines.md B5 and B6
+// measured it. Arguments: the reps, the tasks per throughput rep, the
+// round trips per latency rep, back to back and after a pause. Each rep
+// uses new executors whose two threads were started by a first burst of
+// tasks, and prints three lines: "T <M tasks/s>", "L <median ns> <mean
+// ns>" and "I <median ns after a pause>". The script starts with the
+// pause ("PAUSE = seconds"). No single quotes: the shell passes the
+// script in them.
+static const char py_executor_script[] =
+    "import statistics, sys, time\n"
+    "from concurrent.futures import ThreadPoolExecutor\n"
+    "def f():\n"
+    "    pass\n"
+    "def pool():\n"
+    "    ex = ThreadPoolExecutor(max_workers=2)\n"
+    "    for x in [ex.submit(f) for _ in range(64)]:\n"
+    "        x.result()\n"
+    "    return ex\n"
+    "reps, n = int(sys.argv[1]), int(sys.argv[2])\n"
+    "rounds, idle_rounds = int(sys.argv[3]), int(sys.argv[4])\n"
+    "def trips(ex, k, pause):\n"
+    "    now = time.perf_counter_ns\n"
+    "    rt = []\n"
+    "    for i in range(k):\n"
+    "        if pause:\n"
+    "            time.sleep(pause)\n"
+    "        t0 = now()\n"
+    "        ex.submit(f).result()\n"
+    "        rt.append(now() - t0)\n"
+    "    return rt\n"
+    "for k in range(reps):\n"
+    "    ex = pool()\n"
+    "    t0 = time.perf_counter()\n"
+    "    fs = [ex.submit(f) for _ in range(n)]\n"
+    "    for x in fs:\n"
+    "        x.result()\n"
+    "    dt = time.perf_counter() - t0\n"
+    "    ex.shutdown()\n"
+    "    print(\"T\", n / dt / 1e6, flush=True)\n"
+    "    ex = pool()\n"
+    "    rt = trips(ex, rounds, 0)\n"
+    "    print(\"L\", statistics.median(rt), statistics.fmean(rt), "
+    "flush=True)\n"
+    "    rt = trips(ex, idle_rounds, PAUSE)\n"
+    "    print(\"I\", statistics.median(rt), flush=True)\n"
+    "    ex.shutdown()\n";
+
+// Runs the script with python3, if there is one; the results go under the
+// case "python_executor", unpinned. Returns why it did not run, or NULL.
+static const char *
+python_executor(void)
+{
+    if (system("command -v python3 > /dev/null 2>&1") != 0) {
+        return "skipped: python3 not found";
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "python3 -c 'PAUSE = %g\n%s' %d %llu %llu %llu 2>/dev/null",
+             EXEC_PAUSE_NS / 1e9, py_executor_script, opt.reps,
+             (unsigned long long)opt.py_exec_tasks,
+             (unsigned long long)opt.py_exec_rounds,
+             (unsigned long long)opt.py_exec_idle_rounds);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return "skipped: cannot start python3";
+    }
+    int got = 0;
+    char line[256];
+    const char *name = "python_executor";
+    while (fgets(line, sizeof(line), p) != NULL) {
+        char *end;
+        if (line[0] == 'T' && line[1] == ' ') {
+            double v = strtod(line + 2, &end);
+            if (end != line + 2 && v > 0) {
+                result_push(result_get(BENCH_SEC_EXECUTOR, name, "unpinned",
+                                       BENCH_EXEC_WORKERS, "mtasks",
+                                       "M tasks/s"),
+                            v);
+                got++;
+            }
+        } else if (line[0] == 'L' && line[1] == ' ') {
+            double med = strtod(line + 2, &end);
+            double mean = strtod(end, NULL);
+            if (end != line + 2 && med > 0) {
+                result_push(result_get(BENCH_SEC_EXECUTOR_LATENCY, name,
+                                       "unpinned", BENCH_EXEC_WORKERS, "rtt_ns",
+                                       "ns"),
+                            med);
+                result_push(result_get(BENCH_SEC_EXECUTOR_LATENCY, name,
+                                       "unpinned", BENCH_EXEC_WORKERS,
+                                       "rtt_mean_ns", "ns"),
+                            mean);
+                got++;
+            }
+        } else if (line[0] == 'I' && line[1] == ' ') {
+            double med = strtod(line + 2, &end);
+            if (end != line + 2 && med > 0) {
+                result_push(result_get(BENCH_SEC_EXECUTOR_LATENCY, name,
+                                       "unpinned", BENCH_EXEC_WORKERS,
+                                       "rtt_idle_ns", "ns"),
+                            med);
+                got++;
+            }
+        }
+    }
+    if (pclose(p) != 0 || got == 0) {
+        return "skipped: python3 failed";
+    }
+    return NULL;
+}
+
+// One table: a column pair (median, spread) per mode, the ratio of the diff
+// figure to `ref`'s, and the Python row (unpinned only) after the cases.
+static void
+print_exec_table(const char *sec, const char *metric, const char *ref,
+                 const bench_case *const *cases, int n, const char *py_note)
+{
+    static const pin_mode modes[] = {PIN_SAME, PIN_DIFF, PIN_NONE};
+    bool latency = strcmp(sec, BENCH_SEC_EXECUTOR_LATENCY) == 0;
+    const int w = BENCH_EXEC_WORKERS;
+    double refv = med_of(sec, ref, "diff", w, metric);
+    char vs_head[32];
+    snprintf(vs_head, sizeof(vs_head), "vs %s", ref);
+    printf("  %-18s %-8s %9s %7s %9s %7s %9s %7s %15s  %s\n", "case", "role",
+           "same CPU", "spread", "diff CPUs", "spread", "unpinned", "spread",
+           vs_head, "note");
+    for (int i = 0; i <= n; i++) {
+        bool py = i == n;
+        const char *name = py ? "python_executor" : cases[i]->name;
+        if (py && py_note == NULL) {
+            break;
+        }
+        char cols[3][2][24];
+        for (int m = 0; m < 3; m++) {
+            const result *r =
+                result_find(sec, name, pin_names[modes[m]], w, metric);
+            snprintf(cols[m][0], 24, "-");
+            snprintf(cols[m][1], 24, "-");
+            if (r != NULL) {
+                snprintf(cols[m][0], 24, latency ? "%.0f" : "%.3f",
+                         r_median(r));
+                fmt_spread(cols[m][1], 24, r);
+            }
+        }
+        double diff = med_of(sec, name, "diff", w, metric);
+        char vs[16];
+        snprintf(vs, sizeof(vs), "-");
+        if (!isnan(diff) && !isnan(refv)) {
+            snprintf(vs, sizeof(vs), "%.2f", diff / refv);
+        }
+        const char *note;
+        if (py) {
+            note = py_note;
+        } else {
+            const char *why = case_skip_reason(cases[i]);
+            note = why ? why : (cases[i]->note ? cases[i]->note : "");
+        }
+        printf("  %-18s %-8s %9s %7s %9s %7s %9s %7s %15s  %s\n", name,
+               py ? "baseline" : role_name(cases[i]->role), cols[0][0],
+               cols[0][1], cols[1][0], cols[1][1], cols[2][0], cols[2][1], vs,
+               note);
+    }
+}
+
+static void
+section_executor(void)
+{
+    const char *sec = BENCH_SEC_EXECUTOR, *lsec = BENCH_SEC_EXECUTOR_LATENCY;
+    const int w = BENCH_EXEC_WORKERS;
+    int c0 = g_cpus[0], c1 = g_cpus[g_ncpu > 1 ? 1 : 0];
+    char how[768];
+    snprintf(how, sizeof(how),
+             "pools of %d workers running empty tasks. Throughput: M tasks/s, "
+             "%llu tasks submitted back to back, then all waited for "
+             "(timed from the first submit to the end of the wait). "
+             "Latency: ns per round trip on an idle pool (submit one task, "
+             "wait for its result), median of %llu round trips back to "
+             "back, and of %llu each after a %.0f us sleep. Median of "
+             "%d reps; each rep makes a new pool and starts its workers "
+             "before the timed part. same = submitter and workers on CPU "
+             "%d, diff = workers on CPU %d and submitter on CPU %d, "
+             "unpinned",
+             w, (unsigned long long)opt.exec_tasks,
+             (unsigned long long)opt.exec_rounds,
+             (unsigned long long)opt.exec_idle_rounds, EXEC_PAUSE_NS / 1e3,
+             opt.reps, c0, c1, c0);
+    section_header("9. Executor", how);
+    if (g_ncpu < 2) {
+        printf("   only 1 CPU available: the different-CPU columns are "
+               "skipped\n");
+    }
+    const bench_case *tput[32], *lat[32];
+    int nt = 0, nl = 0;
+    for (const bench_case *c = bench_executor_cases; c->name != NULL; c++) {
+        if (!case_selected(c)) {
+            continue;
+        }
+        if (strcmp(c->section, sec) == 0 && nt < 32) {
+            tput[nt++] = c;
+        } else if (strcmp(c->section, lsec) == 0 && nl < 32) {
+            lat[nl++] = c;
+        }
+    }
+    static const pin_mode modes[] = {PIN_SAME, PIN_DIFF, PIN_NONE};
+    for (int part = 0; part < 2; part++) {
+        bool latency = part == 1;
+        const bench_case *const *cases = latency ? lat : tput;
+        int n = latency ? nl : nt;
+        for (int m = 0; m < 3; m++) {
+            const char *pm = pin_names[modes[m]];
+            for (int rep = 0; rep < opt.reps; rep++) {
+                for (int i = 0; i < n; i++) {
+                    if (!exec_runs(cases[i], modes[m])) {
+                        continue;
+                    }
+                    exec_job job = {
+                        .c = cases[i],
+                        .mode = modes[m],
+                        .latency = latency,
+                        .n = latency ? opt.exec_rounds : opt.exec_tasks,
+                    };
+                    // The thread starts on the workers' CPU (see above).
+                    int idx = modes[m] == PIN_DIFF ? 1 : pin_index(modes[m], 0);
+                    pthread_t t;
+                    thread_start(&t, exec_thread, &job, idx);
+                    thread_join(t);
+                    if (latency) {
+                        result_push(result_get(lsec, cases[i]->name, pm, w,
+                                               "rtt_ns", "ns"),
+                                    job.value);
+                        result_push(result_get(lsec, cases[i]->name, pm, w,
+                                               "rtt_mean_ns", "ns"),
+                                    job.mean);
+                        result_push(result_get(lsec, cases[i]->name, pm, w,
+                                               "rtt_idle_ns", "ns"),
+                                    job.idle);
+                    } else {
+                        result_push(result_get(sec, cases[i]->name, pm, w,
+                                               "mtasks", "M tasks/s"),
+                                    job.value);
+                    }
+                }
+            }
+        }
+    }
+    const bench_case py_case = {.name = "python_executor"};
+    const char *py_why = "not selected";
+    if (case_selected(&py_case)) {
+        py_why = python_executor();
+    }
+    char py_tnote[96], py_lnote[96], py_inote[96];
+    snprintf(py_tnote, sizeof(py_tnote),
+             "python3 ThreadPoolExecutor(2), %llu tasks",
+             (unsigned long long)opt.py_exec_tasks);
+    snprintf(py_lnote, sizeof(py_lnote),
+             "python3 submit().result(), %llu round trips",
+             (unsigned long long)opt.py_exec_rounds);
+    snprintf(py_inote, sizeof(py_inote),
+             "python3 submit().result(), %llu round trips",
+             (unsigned long long)opt.py_exec_idle_rounds);
+
+    printf("\n  throughput, M tasks/s (vs naive_pool = diff / naive_pool "
+           "diff):\n");
+    print_exec_table(sec, "mtasks", "naive_pool", tput, nt,
+                     py_why ? py_why : py_tnote);
+    printf("\n  latency, ns per round trip, back to back (a worker may "
+           "still be spinning for work when the next task comes); median "
+           "round trip of each rep (vs naive_future = diff / naive_future "
+           "diff):\n");
+    print_exec_table(lsec, "rtt_ns", "naive_future", lat, nl,
+                     py_why ? py_why : py_lnote);
+    printf("\n  latency after a pause: each round trip after a %.0f us "
+           "sleep, every worker asleep when the task comes:\n",
+           EXEC_PAUSE_NS / 1e3);
+    print_exec_table(lsec, "rtt_idle_ns", "naive_future", lat, nl,
+                     py_why ? py_why : py_inote);
+
+    print_cmp_header();
+    // Targets on the diff figures (pinned, as everywhere); the same-CPU
+    // and unpinned ratios (baselines.md B5 measured unpinned) are shown
+    // for information.
+    static const struct {
+        const char *base, *label;
+        double limit;
+    } rows[] = {
+        {"gthreadpool", "GThreadPool", 3},
+        {"naive_pool", "naive pool", 1},
+        {"naive_future", "naive futures", 3},
+    };
+    const pin_mode cmp_modes[] = {PIN_DIFF, PIN_SAME, PIN_NONE};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        for (int m = 0; m < 3; m++) {
+            const char *pm = pin_names[cmp_modes[m]];
+            bool target = cmp_modes[m] == PIN_DIFF;
+            const char *note = NULL;
+            if (!target) {
+                note = cmp_modes[m] == PIN_SAME ? "no target: same CPU"
+                                                : "no target: unpinned";
+            }
+            if (strcmp(rows[i].base, "gthreadpool") == 0 && !glib_built()) {
+                note = "GLib not installed";
+            } else if (cmp_modes[m] == PIN_DIFF && g_ncpu < 2) {
+                note = "only 1 CPU";
+            }
+            char label[64];
+            snprintf(label, sizeof(label), "ct_executor %s vs %s",
+                     cmp_modes[m] == PIN_SAME ? "same CPU" : pm, rows[i].label);
+            compare(sec, label, med_of(sec, "ct_executor", pm, w, "mtasks"),
+                    "M/s", rows[i].base,
+                    med_of(sec, rows[i].base, pm, w, "mtasks"), true,
+                    target ? T_GE : T_NONE, rows[i].limit, note);
+        }
+    }
+    compare(sec, "ct_executor diff vs Python",
+            med_of(sec, "ct_executor", "diff", w, "mtasks"), "M/s",
+            "python_executor",
+            med_of(sec, "python_executor", "unpinned", w, "mtasks"), true, T_GE,
+            50, py_why ? py_why : "Python unpinned (GIL)");
+    compare(sec, "ct_wait(ALL) diff vs result() each",
+            med_of(sec, "ct_executor_wait", "diff", w, "mtasks"), "M/s",
+            "ct_executor", med_of(sec, "ct_executor", "diff", w, "mtasks"),
+            true, T_NONE, 0, NULL);
+    compare(sec, "ct no futures diff vs naive pool",
+            med_of(sec, "ct_executor_nofut", "diff", w, "mtasks"), "M/s",
+            "naive_pool", med_of(sec, "naive_pool", "diff", w, "mtasks"), true,
+            T_NONE, 0, NULL);
+    // Latency: no targets; lower is better.
+    static const struct {
+        const char *metric, *label;
+    } lrows[] = {
+        {"rtt_ns", "round trip"},
+        {"rtt_idle_ns", "after pause"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        const char *met = lrows[k].metric;
+        for (int m = 0; m < 3; m++) {
+            const char *pm = pin_names[cmp_modes[m]];
+            const char *where = cmp_modes[m] == PIN_SAME ? "same CPU" : pm;
+            char label[64];
+            snprintf(label, sizeof(label), "ct %s %s vs naive future",
+                     lrows[k].label, where);
+            compare(lsec, label, med_of(lsec, "ct_executor", pm, w, met), "ns",
+                    "naive_future", med_of(lsec, "naive_future", pm, w, met),
+                    true, T_NONE, 0, NULL);
+        }
+        char label[64];
+        snprintf(label, sizeof(label), "ct %s diff vs thread", lrows[k].label);
+        compare(lsec, label, med_of(lsec, "ct_executor", "diff", w, met), "ns",
+                "pthread_create",
+                med_of(lsec, "pthread_create", "diff", w, met), true, T_NONE, 0,
+                NULL);
+        snprintf(label, sizeof(label), "ct %s diff vs Python", lrows[k].label);
+        compare(lsec, label, med_of(lsec, "ct_executor", "diff", w, met), "ns",
+                "python_executor",
+                med_of(lsec, "python_executor", "unpinned", w, met), true,
+                T_NONE, 0, py_why ? py_why : "Python unpinned (GIL)");
+    }
+}
+
 // ---- Sizes ----------------------------------------------------------------
 
 static size_t
@@ -2131,11 +2591,20 @@ write_json(const char *path)
             "},\n  \"settings\": {\"reps\": %d, \"quick\": %s, "
             "\"loop_s\": %g, \"contended_s\": %g, \"pingpong_s\": %g, "
             "\"burn_ms\": %g, \"thread_s\": %g, \"thread_batch\": %d, "
-            "\"queue_s\": %g, \"python_s\": %g},\n",
+            "\"queue_s\": %g, \"python_s\": %g, \"exec_tasks\": %llu, "
+            "\"exec_rounds\": %llu, \"exec_idle_rounds\": %llu, "
+            "\"exec_pause_us\": %g, \"python_exec_tasks\": %llu, "
+            "\"python_exec_rounds\": %llu, \"python_exec_idle_rounds\": "
+            "%llu},\n",
             opt.reps, opt.quick ? "true" : "false", opt.loop_s, opt.contended_s,
             opt.pingpong_s, (double)opt.burn_ns / 1e6, opt.thread_s,
             opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX, opt.queue_s,
-            opt.python_s);
+            opt.python_s, (unsigned long long)opt.exec_tasks,
+            (unsigned long long)opt.exec_rounds,
+            (unsigned long long)opt.exec_idle_rounds, EXEC_PAUSE_NS / 1e3,
+            (unsigned long long)opt.py_exec_tasks,
+            (unsigned long long)opt.py_exec_rounds,
+            (unsigned long long)opt.py_exec_idle_rounds);
     fputs("  \"results\": [\n", f);
     for (size_t i = 0; i < g_nresults; i++) {
         const result *r = &g_results[i];
@@ -2226,7 +2695,8 @@ usage(FILE *f)
           "instr,\n"
           "                     contended, wake (= pingpong + burn), "
           "pingpong,\n"
-          "                     burn, notify, thread, sizes, queue\n"
+          "                     burn, notify, thread, sizes, queue, "
+          "executor\n"
           "  --case SUBSTR      only cases whose name contains SUBSTR\n"
           "  --json FILE        write every number to FILE\n"
           "  --instr-table      run the valgrind section (default when "
@@ -2273,9 +2743,9 @@ want(const char *section)
 static void
 list_cases(void)
 {
-    const bench_case *tables[] = {bench_lock_cases, bench_wake_cases,
+    const bench_case *tables[] = {bench_lock_cases,   bench_wake_cases,
                                   bench_notify_cases, bench_thread_cases,
-                                  bench_queue_cases};
+                                  bench_queue_cases,  bench_executor_cases};
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const bench_case *c = tables[t]; c->name != NULL; c++) {
             const char *why = case_skip_reason(c);
@@ -2360,6 +2830,12 @@ main(int argc, char **argv)
         opt.thread_s = 0.005;
         opt.queue_s = 0.02;
         opt.python_s = 0.05;
+        opt.exec_tasks = 20000;
+        opt.exec_rounds = 500;
+        opt.exec_idle_rounds = 50;
+        opt.py_exec_tasks = 5000;
+        opt.py_exec_rounds = 200;
+        opt.py_exec_idle_rounds = 50;
     } else {
         opt.loop_s = 0.1;
         opt.contended_s = 0.5;
@@ -2368,6 +2844,12 @@ main(int argc, char **argv)
         opt.thread_s = 0.04;
         opt.queue_s = 0.3;
         opt.python_s = 0.5;
+        opt.exec_tasks = BENCH_EXEC_TASKS_MAX;
+        opt.exec_rounds = 10000;
+        opt.exec_idle_rounds = 1000;
+        opt.py_exec_tasks = 100000;
+        opt.py_exec_rounds = 2000;
+        opt.py_exec_idle_rounds = 500;
     }
     if (!opt.instr_table_set) {
         // ~25 valgrind runs of ~0.5 s: on by default, but not in --quick.
@@ -2404,6 +2886,9 @@ main(int argc, char **argv)
     }
     if (want("queue")) {
         section_queue();
+    }
+    if (want("executor")) {
+        section_executor();
     }
     print_summary();
     if (opt.json != NULL) {
