@@ -154,7 +154,9 @@ check: $(OUT)/ct_tests $(OUT)/ct_exit_child
 CHECK_STEPS := check+CC=gcc+SAN=+PLATFORM=$(PLATFORM) \
     check+CC=clang+SAN=thread+PLATFORM=$(PLATFORM) \
     check+CC=gcc+SAN=address,undefined+PLATFORM=$(PLATFORM) \
-    check+CC=gcc+SAN=+PLATFORM=posix examples install-check headers-check lint
+    check+CC=gcc+SAN=+PLATFORM=posix \
+    check+CC=gcc+SAN=+BUILD=debug+TEST=future \
+    examples install-check headers-check lint
 check-all:
 	@mkdir -p build; sum=$(CURDIR)/build/check-all.summary; rm -f $$sum; \
 	export CT_TEST_SUMMARY_FILE=$$sum; failed=; i=0; \

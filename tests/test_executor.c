@@ -460,6 +460,48 @@ saturation(void)
     CHECK_OK(ct_executor_free(ex));
 }
 
+// Idle workers sleep: with 4 workers started and nothing to do, the
+// process uses a small part of a CPU over 300 ms (a worker that cannot
+// sleep burns a whole one). One-sided with wide slack.
+static double
+cpu_seconds(void)
+{
+    struct rusage ru;
+    CHECK_OK(getrusage(RUSAGE_SELF, &ru));
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static void
+idle_workers_sleep(void)
+{
+    enum { MAX = 4 };
+    ct_executor *ex = new_executor(MAX, NULL);
+    gate g = {.go = CT_EVENT_INIT};
+    ct_future *fs[MAX];
+    for (int i = 0; i < MAX; i++) {
+        fs[i] = submit(ex, task_blocked, &g);
+    }
+    CHECK_STARTED(&g, MAX);
+    CHECK_OK(ct_event_set(&g.go));
+    for (int i = 0; i < MAX; i++) {
+        CHECK(result_of(fs[i]) != NULL);
+    }
+    free_all(fs, MAX);
+    CHECK_EQ(ct_executor_thread_count(ex), MAX);
+    ct_sleep(CT_MILLIS(50)); // let the searcher give up its spin
+    double cpu0 = cpu_seconds();
+    int64_t t0 = ct_monotonic_ns();
+    ct_sleep(CT_MILLIS(300));
+    double cpu = cpu_seconds() - cpu0;
+    double wall = (double)(ct_monotonic_ns() - t0) / 1e9;
+    if (!(cpu < 0.25 * wall)) {
+        ct_test_fail(__FILE__, __LINE__,
+                     "idle pool used %.3f s of CPU in %.3f s", cpu, wall);
+    }
+    CHECK_OK(ct_executor_free(ex));
+}
+
 // test_idle_thread_reuse: three submit+result in a row use one worker.
 static void
 idle_reuse(void)
@@ -2042,6 +2084,7 @@ CT_SUITE(executor) = {
     {"bad prefix", bad_prefix},
     {"saturation", saturation},
     {"idle reuse", idle_reuse},
+    {"idle workers sleep", idle_workers_sleep},
     {"thread names", thread_names},
     {"default thread names", default_thread_names},
     {"initializer once per worker", initializer_once_per_worker},
