@@ -166,23 +166,6 @@ default_workers(int cpus)
     return cpus + 4 < 32 ? cpus + 4 : 32;
 }
 
-// Runs fn in a forked child (before this process starts a thread) and
-// returns its exit status.
-static int
-in_child(void (*fn)(void))
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        fn();
-        _exit(0);
-    }
-    int status = ct_test_wait_child(pid, ct_test_long_wait());
-    CHECK(status >= 0);
-    return status;
-}
-
 // --- Submit and results ------------------------------------------------------
 
 // Results come back; failures keep the task's own code (CT_EFAILED from
@@ -338,7 +321,7 @@ default_follows_affinity(void)
     if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
         SKIP("one CPU: affinity cannot make a difference");
     }
-    CHECK_EQ(in_child(one_cpu_child), 0);
+    CHECK_EQ(ct_test_in_child(one_cpu_child), 0);
 }
 
 static void
@@ -1700,7 +1683,7 @@ fork_with_a_live_executor(void)
     ct_future *f = submit(ex, task_double, P(1));
     CHECK(result_of(f) == P(2));
     CHECK_OK(ct_future_free(f));
-    CHECK_EQ(in_child(fork_child_new_executor), 0);
+    CHECK_EQ(ct_test_in_child(fork_child_new_executor), 0);
     f = submit(ex, task_double, P(3));
     CHECK(result_of(f) == P(6));
     CHECK_OK(ct_future_free(f));
@@ -1784,7 +1767,7 @@ refused_child(void)
 static void
 submit_refused_by_the_os(void)
 {
-    int status = in_child(refused_child);
+    int status = ct_test_in_child(refused_child);
     if (status == 77) {
         SKIP("cannot drop root to make RLIMIT_NPROC bite");
     }
@@ -1858,7 +1841,7 @@ shutdown_child(void)
 static void
 ct_shutdown_finishes_executors(void)
 {
-    CHECK_EQ(in_child(shutdown_child), 0);
+    CHECK_EQ(ct_test_in_child(shutdown_child), 0);
 }
 
 // --- Stress ------------------------------------------------------------------

@@ -73,22 +73,6 @@ listed(const ct_thread *t)
     return found;
 }
 
-// Runs fn in a forked child and returns its exit status (or fails).
-static int
-in_child(void (*fn)(void))
-{
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        fn();
-        _exit(0);
-    }
-    int status = ct_test_wait_child(pid, ct_test_long_wait());
-    CHECK(status >= 0);
-    return status;
-}
-
 // --- Lifecycle
 // -----------------------------------------------------------------
 
@@ -1113,7 +1097,7 @@ refused_child(void)
 static void
 start_refused_by_the_os(void)
 {
-    int status = in_child(refused_child);
+    int status = ct_test_in_child(refused_child);
     if (status == 77) {
         SKIP("cannot drop root to make RLIMIT_NPROC bite");
     }
@@ -1187,7 +1171,7 @@ fork_after_an_unjoined_end(void)
         ct_sleep(CT_MILLIS(1));
     }
     CHECK(!ct_thread_is_alive(ended_unjoined));
-    CHECK_EQ(in_child(join_ended_in_child), 0);
+    CHECK_EQ(ct_test_in_child(join_ended_in_child), 0);
     join_free(ended_unjoined);
 }
 
@@ -1210,7 +1194,7 @@ fork_with_threads_running(void)
         // start (its own thread registry deadlocks the child).
         CHECK_OK(ct_event_wait(&fork_probes[i].entered, ct_test_long_wait()));
     }
-    CHECK_EQ(in_child(fork_from_main_child), 0);
+    CHECK_EQ(ct_test_in_child(fork_from_main_child), 0);
     for (int i = 0; i < 3; i++) {
         CHECK(ct_thread_is_alive(fork_threads[i])); // the parent's still run
         CHECK_OK(ct_event_set(&fork_probes[i].go));
@@ -1231,7 +1215,7 @@ static int
 forker_target(void *arg)
 {
     int *status = arg;
-    *status = in_child(fork_from_thread_child);
+    *status = ct_test_in_child(fork_from_thread_child);
     return 0;
 }
 

@@ -126,6 +126,10 @@ void ct_test_update_max(atomic_int *max, int v);
 // bug to report, not a reason to hang): returns its exit status, -1 if it
 // ended by a signal, or -2 if it was still running (then it is killed).
 int ct_test_wait_child(int pid, ct_duration bound);
+// Runs fn() in a fork() child that then ends with _exit(0) (skipping the
+// atexit handlers); returns the child's status as ct_test_wait_child does,
+// bounded by ct_test_long_wait(). A CHECK failing in the child fails it.
+int ct_test_in_child(void (*fn)(void));
 
 // Fails unless a timed-out call took at least `timeout` and at most
 // timeout + 2 s x scale: never early, and not absurdly late.

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "test.h"
 
@@ -66,4 +67,19 @@ ct_test_wait_child(int pid, ct_duration bound)
         return -2;
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+ct_test_in_child(void (*fn)(void))
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        fn();
+        _exit(0);
+    }
+    int status = ct_test_wait_child(pid, ct_test_long_wait());
+    CHECK(status >= 0);
+    return status;
 }
