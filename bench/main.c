@@ -1693,8 +1693,26 @@ calibrate_queue(const bench_case *c, int nprod, int ncons, pin_mode mode)
     }
 }
 
+// The note of a comparison row of a pinned section: targets apply to the
+// diff figures; a GLib baseline may be missing, diff may lack a CPU.
+static const char *
+cmp_note(pin_mode mode, bool glib_baseline)
+{
+    if (glib_baseline && !glib_built()) {
+        return "GLib not installed";
+    }
+    if (mode == PIN_DIFF && g_ncpu < 2) {
+        return "only 1 CPU";
+    }
+    if (mode == PIN_DIFF) {
+        return NULL;
+    }
+    return mode == PIN_SAME ? "no target: same CPU" : "no target: unpinned";
+}
+
+// Whether a queue or executor case runs in this mode (diff needs 2 CPUs).
 static bool
-queue_runs(const bench_case *c, pin_mode mode)
+case_runs(const bench_case *c, pin_mode mode)
 {
     return case_skip_reason(c) == NULL && !(mode == PIN_DIFF && g_ncpu < 2);
 }
@@ -1839,7 +1857,7 @@ section_queue(void)
         for (int m = 0; m < 3; m++) {
             uint64_t items[32];
             for (int i = 0; i < n; i++) {
-                items[i] = queue_runs(cases[i], modes[m])
+                items[i] = case_runs(cases[i], modes[m])
                                ? calibrate_queue(cases[i], np, nc, modes[m])
                                : 0;
             }
@@ -1898,16 +1916,8 @@ section_queue(void)
         for (int m = 0; m < 3; m++) {
             const char *pm = pin_names[cmp_modes[m]];
             bool target = cmp_modes[m] == PIN_DIFF;
-            const char *note = NULL;
-            if (!target) {
-                note = cmp_modes[m] == PIN_SAME ? "no target: same CPU"
-                                                : "no target: unpinned";
-            }
-            if (strcmp(rows[i].base, "gasyncqueue") == 0 && !glib_built()) {
-                note = "GLib not installed";
-            } else if (cmp_modes[m] == PIN_DIFF && g_ncpu < 2) {
-                note = "only 1 CPU";
-            }
+            const char *note = cmp_note(
+                cmp_modes[m], strcmp(rows[i].base, "gasyncqueue") == 0);
             char label[64];
             snprintf(label, sizeof(label), "ct_queue %s %s vs %s",
                      rows[i].nthreads == 2 ? "1p/1c" : "2p/2c",
@@ -2021,12 +2031,6 @@ exec_thread(void *arg)
     }
     c->close(st);
     return NULL;
-}
-
-static bool
-exec_runs(const bench_case *c, pin_mode mode)
-{
-    return case_skip_reason(c) == NULL && !(mode == PIN_DIFF && g_ncpu < 2);
 }
 
 // Python's ThreadPoolExecutor(max_workers=2), as baselines.md B5 and B6
@@ -2241,7 +2245,7 @@ section_executor(void)
             const char *pm = pin_names[modes[m]];
             for (int rep = 0; rep < opt.reps; rep++) {
                 for (int i = 0; i < n; i++) {
-                    if (!exec_runs(cases[i], modes[m])) {
+                    if (!case_runs(cases[i], modes[m])) {
                         continue;
                     }
                     exec_job job = {
@@ -2323,16 +2327,8 @@ section_executor(void)
         for (int m = 0; m < 3; m++) {
             const char *pm = pin_names[cmp_modes[m]];
             bool target = cmp_modes[m] == PIN_DIFF;
-            const char *note = NULL;
-            if (!target) {
-                note = cmp_modes[m] == PIN_SAME ? "no target: same CPU"
-                                                : "no target: unpinned";
-            }
-            if (strcmp(rows[i].base, "gthreadpool") == 0 && !glib_built()) {
-                note = "GLib not installed";
-            } else if (cmp_modes[m] == PIN_DIFF && g_ncpu < 2) {
-                note = "only 1 CPU";
-            }
+            const char *note = cmp_note(
+                cmp_modes[m], strcmp(rows[i].base, "gthreadpool") == 0);
             char label[64];
             snprintf(label, sizeof(label), "ct_executor %s vs %s",
                      cmp_modes[m] == PIN_SAME ? "same CPU" : pm, rows[i].label);
