@@ -201,10 +201,13 @@ run(ct_executor *ex, ct_future *f)
     void *result = NULL;
     int code = f->fn(f->arg, &result);
     if (counted) {
-        // Before the outcome is published: see the top of the file.
+        // Before the outcome is published: see the top of the file. The
+        // done-callbacks, which run after it in this worker, count the
+        // task again while they run (a callback that submits and waits
+        // must get a worker of its own, as in Python).
         ct__fetch_sub_relaxed(&ex->pending, 1);
     }
-    ct__future_finish(f, code, result);
+    ct__future_finish(f, code, result, counted ? &ex->pending : NULL);
 }
 
 // Fails (code != 0) or cancels (code 0) every queued future.
@@ -355,6 +358,11 @@ after_fork_parent(void)
 static void
 after_fork_child(void)
 {
+    // The list is whole (before_fork held its lock). Unmark its executors,
+    // so that freeing one in the child leaves the child's list alone.
+    for (ct_executor *ex = reg_head; ex != NULL; ex = ex->next) {
+        ex->listed = false;
+    }
     ct_lock_init(&reg_lock);
     reg_head = NULL;
 }
@@ -533,10 +541,12 @@ ct_executor_shutdown(ct_executor *ex, bool wait, bool cancel_futures)
     if (ex == NULL) {
         return CT_EINVAL;
     }
+    // The queue first: a put that still succeeds came before, and its
+    // submit's spawn() saw `shut` clear, so a worker exists to run it.
+    (void)ct_queue_shutdown(ex->queue, false);
     hold(&ex->spawn_lock);
     ex->shut = true;
     (void)ct_lock_release(&ex->spawn_lock);
-    (void)ct_queue_shutdown(ex->queue, false);
     if (cancel_futures) {
         drain(ex, 0);
     }

@@ -122,6 +122,12 @@ future_alloc(uint64_t word)
 static void
 future_destroy(ct_future *f)
 {
+    // Callbacks of a future that never completed (a ct_future_new freed
+    // pending). No wait can be listening: a wait holds a reference.
+    for (ct__flistener *n = f->listeners, *next; n != NULL; n = next) {
+        next = n->next;
+        free(n);
+    }
 #ifdef CT_DEBUG
     ct__store_relaxed(&f->magic, MAGIC_DEAD);
     hold(&quarantine_lock);
@@ -208,7 +214,7 @@ ct_future_free(ct_future *future)
 // Wakes the result() sleepers and fires the listeners of a future that just
 // became done (`old`: the word before that transition).
 static void
-notify_done(ct_future *f, uint64_t old)
+notify_done(ct_future *f, uint64_t old, int64_t *busy)
 {
     if (old & PARKED) {
         ct__unpark(f, SIZE_MAX, NULL, NULL);
@@ -235,11 +241,18 @@ notify_done(ct_future *f, uint64_t old)
         n = next;
     }
     (void)ct_lock_release(&f->lock);
+    bool bumped = callbacks != NULL && busy != NULL;
+    if (bumped) {
+        ct__fetch_add_relaxed(busy, 1);
+    }
     while (callbacks != NULL) {
         ct__flistener *next = callbacks->next;
         callbacks->cb(f, callbacks->arg);
         free(callbacks);
         callbacks = next;
+    }
+    if (bumped) {
+        ct__fetch_sub_relaxed(busy, 1);
     }
 }
 
@@ -254,7 +267,7 @@ drop_exec(ct_future *f)
 // fires, and drops the executor's reference if `exec`. Returns false (and
 // changes nothing) if the future is not in `from`.
 static bool
-transition(ct_future *f, unsigned from, unsigned to, bool exec)
+transition(ct_future *f, unsigned from, unsigned to, bool exec, int64_t *busy)
 {
     uint64_t v = ct__load_relaxed(&f->word);
     uint64_t next;
@@ -277,7 +290,7 @@ transition(ct_future *f, unsigned from, unsigned to, bool exec)
         }
         return true;
     }
-    notify_done(f, v);
+    notify_done(f, v, busy);
     if (exec) {
         drop_exec(f);
     }
@@ -299,14 +312,14 @@ claim(ct_future *f)
 }
 
 static int
-set_outcome(ct_future *f, int code, void *result, bool exec)
+set_outcome(ct_future *f, int code, void *result, bool exec, int64_t *busy)
 {
     if (!claim(f)) {
         return CT_ESTATE;
     }
     f->code = code;
     f->result = code == 0 ? result : NULL;
-    (void)transition(f, COMPLETING, FINISHED, exec);
+    (void)transition(f, COMPLETING, FINISHED, exec, busy);
     return 0;
 }
 
@@ -316,7 +329,7 @@ ct_future_set_result(ct_future *future, void *result)
     if (future == NULL) {
         return CT_EINVAL;
     }
-    return set_outcome(future, 0, result, false);
+    return set_outcome(future, 0, result, false, NULL);
 }
 
 int
@@ -325,14 +338,14 @@ ct_future_set_exception(ct_future *future, int code)
     if (future == NULL || code == 0) {
         return CT_EINVAL;
     }
-    return set_outcome(future, code, NULL, false);
+    return set_outcome(future, code, NULL, false, NULL);
 }
 
 // PENDING -> CANCELLED; true if the future is cancelled now or was before.
 static bool
 cancel(ct_future *f)
 {
-    if (transition(f, PENDING, CANCELLED, false)) {
+    if (transition(f, PENDING, CANCELLED, false, NULL)) {
         return true;
     }
     unsigned s = state_of(ct__load_relaxed(&f->word));
@@ -383,9 +396,9 @@ ct__future_start(ct_future *f)
 }
 
 void
-ct__future_finish(ct_future *f, int code, void *result)
+ct__future_finish(ct_future *f, int code, void *result, int64_t *busy)
 {
-    if (set_outcome(f, code, result, true) != 0) {
+    if (set_outcome(f, code, result, true, busy) != 0) {
         // Someone set an outcome on our running future (Python allows it):
         // theirs stands.
         drop_exec(f);
@@ -396,7 +409,7 @@ void
 ct__future_abandon(ct_future *f, int code)
 {
     if (code != 0) {
-        ct__future_finish(f, code, NULL); // a pending future: claim works
+        ct__future_finish(f, code, NULL, NULL); // pending: claim works
         return;
     }
     // Cancel it (unless its owner did), and record that the executor saw
@@ -854,7 +867,8 @@ ct_as_completed_new(ct_as_completed **it, ct_future *const *fs, size_t n,
     }
     bool *keep = malloc(n > 0 ? n : 1);
     bool nomem = false;
-    size_t distinct = keep == NULL ? 0 : mark_distinct(fs, n, keep, &nomem);
+    size_t distinct =
+        keep == NULL || n == 0 ? 0 : mark_distinct(fs, n, keep, &nomem);
     ct_as_completed *a = NULL;
     if (keep != NULL && !nomem) {
         a = malloc(sizeof *a +

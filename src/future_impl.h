@@ -44,8 +44,10 @@ void ct__future_discard(ct_future *f);
 // executor's reference is gone: do not touch the future again).
 bool ct__future_start(ct_future *f);
 // Worker side, step 2: publishes the task's outcome (code != 0: failed)
-// and drops the executor's reference.
-void ct__future_finish(ct_future *f, int code, void *result);
+// and drops the executor's reference. If `busy` is not NULL, *busy is one
+// higher while the done-callbacks run (the pool's count of unfinished
+// tasks: a worker in a callback is not idle).
+void ct__future_finish(ct_future *f, int code, void *result, int64_t *busy);
 // Publishes `code` as the failure of a queued future the executor will not
 // run (a broken pool), or cancels it (code 0: a shutdown that cancels
 // futures), and drops the executor's reference.

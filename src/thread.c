@@ -509,10 +509,6 @@ ct__thread_set_shutdown_hook(void (*hook)(void))
 static void
 shutdown(bool primary)
 {
-    void (*hook)(void) = ct__load_acquire(&shutdown_hook);
-    if (hook != NULL) {
-        hook();
-    }
     ct_thread *self = self_record;
     if (self != NULL && self == main_thread) {
         primary = true;
@@ -520,12 +516,20 @@ shutdown(bool primary)
     }
     // Any other caller is marked, primary or not: a non-primary one must
     // not wait for it (the exit handler may run in a thread, via exit()).
+    // Marked before the hook, which may wait for a thread (a pool worker)
+    // that is itself in here and must not wait for us.
     bool marked = self != NULL && self != main_thread;
-    lock_registry();
     if (marked) {
+        lock_registry();
         self->in_shutdown = true;
         (void)ct_condition_notify_all(&reg_cond);
+        unlock_registry();
     }
+    void (*hook)(void) = ct__load_acquire(&shutdown_hook);
+    if (hook != NULL) {
+        hook();
+    }
+    lock_registry();
     for (;;) {
         bool must_wait = false;
         for (ct_thread *t = reg_head; t != NULL; t = t->next) {

@@ -1690,6 +1690,119 @@ fork_with_a_live_executor(void)
     CHECK_OK(ct_executor_free(ex));
 }
 
+// fork() after executors were made: the child may free the parent's
+// executor (it has no workers there) without losing its own executors from
+// the exit hook's list; ct_shutdown() then finishes the child's pool.
+static ct_executor *parent_pool;
+
+static void
+fork_child_frees_parent_executor(void)
+{
+    ct_executor *mine = new_executor(1, NULL);
+    ct_future *f = submit(mine, task_double, P(4));
+    CHECK(result_of(f) == P(8));
+    CHECK_OK(ct_future_free(f));
+    CHECK_OK(ct_executor_free(parent_pool));
+    // Leave `mine` to the hook: with a lost registry entry its non-daemon
+    // worker would never end, and this call would not return.
+    CHECK_OK(ct_shutdown());
+}
+
+static void
+fork_child_frees_the_parents_executor(void)
+{
+    ct_executor *other = new_executor(1, NULL);
+    parent_pool = new_executor(1, NULL); // no worker; first in the list
+    CHECK_EQ(ct_test_in_child(fork_child_frees_parent_executor), 0);
+    CHECK_OK(ct_executor_free(other));
+    CHECK_OK(ct_executor_free(parent_pool));
+}
+
+// A done-callback that runs in a worker, submits to the same pool and waits
+// for that task gets a worker of its own (the callback's worker is busy),
+// as in Python, instead of waiting behind itself.
+static ct_executor *cb_pool;
+static atomic_int cb_inner_rc = 1;
+
+static void
+cb_submits_and_waits(ct_future *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    ct_future *g = NULL;
+    int rc = ct_executor_submit(cb_pool, task_double, P(5), &g);
+    if (rc == 0) {
+        void *v = NULL;
+        rc = ct_future_result(g, &v, ct_test_long_wait());
+        if (rc == 0 && v != P(10)) {
+            rc = -1;
+        }
+        CHECK_OK(ct_future_free(g));
+    }
+    atomic_store(&cb_inner_rc, rc);
+}
+
+static void
+callback_submits_and_waits(void)
+{
+    cb_pool = new_executor(4, NULL);
+    gate g = {.go = CT_EVENT_INIT};
+    ct_future *f = submit(cb_pool, task_blocked, &g);
+    CHECK_OK(ct_future_add_done_callback(f, cb_submits_and_waits, NULL));
+    CHECK_STARTED(&g, 1);
+    CHECK_OK(ct_event_set(&g.go));
+    CHECK(result_of(f) != NULL);
+    CHECK_OK(ct_executor_shutdown(cb_pool, true, false)); // callback ran
+    CHECK_EQ(atomic_load(&cb_inner_rc), 0);
+    CHECK_EQ(ct_executor_thread_count(cb_pool), 2);
+    CHECK_OK(ct_future_free(f));
+    CHECK_OK(ct_executor_free(cb_pool));
+}
+
+// Two threads in ct_shutdown() at once, one of them a pool's worker: the
+// other one's exit hook joins that worker, which must not wait for it in
+// turn (each skips threads that are inside ct_shutdown()).
+static atomic_int user_in_shutdown;
+
+static int
+task_shuts_down(void *arg, void **result)
+{
+    (void)arg;
+    (void)result;
+    CHECK(ct_test_poll_at_least(&user_in_shutdown, 1, ct_test_long_wait()));
+    ct_sleep(CT_MILLIS(50)); // widens the window: the user thread's hook
+    return ct_shutdown();
+}
+
+static int
+user_shuts_down(void *arg)
+{
+    (void)arg;
+    atomic_store(&user_in_shutdown, 1);
+    return ct_shutdown(); // its hook joins the worker
+}
+
+static void
+two_shutdowns_child(void)
+{
+    ct_executor *ex = new_executor(1, NULL);
+    ct_future *f = submit(ex, task_shuts_down, NULL);
+    ct_thread *t;
+    CHECK_OK(ct_thread_new(&t, user_shuts_down, NULL, NULL));
+    CHECK_OK(ct_thread_start(t));
+    CHECK_OK(ct_thread_join(t, ct_test_long_wait()));
+    CHECK(result_of(f) == NULL);
+    ct_thread_free(t);
+    CHECK_OK(ct_future_free(f));
+    CHECK_OK(ct_executor_free(ex));
+}
+
+static void
+two_threads_in_ct_shutdown(void)
+{
+    CHECK_EQ(ct_test_in_child(two_shutdowns_child), 0);
+}
+
 static atomic_int ticket;
 static int start_order[32];
 
@@ -2068,6 +2181,9 @@ CT_SUITE(executor) = {
     {"saturation", saturation},
     {"idle reuse", idle_reuse},
     {"idle workers sleep", idle_workers_sleep},
+    {"callback submits and waits", callback_submits_and_waits},
+    {"fork child frees the parent's executor", fork_child_frees_the_parents_executor},
+    {"two threads in ct_shutdown", two_threads_in_ct_shutdown},
     {"thread names", thread_names},
     {"default thread names", default_thread_names},
     {"initializer once per worker", initializer_once_per_worker},

@@ -68,7 +68,8 @@ CT_API CT_NODISCARD int ct_executor_submit(ct_executor *ex, ct_task_fn *fn,
 // input order it cancels the tasks not yet started and returns that
 // failure: the task's own code, CT_ETIMEDOUT (the deadline, now + timeout,
 // passed), CT_ECANCELED (cancelled by a shutdown), or a submit error;
-// results before that index are filled. Tasks that were already running
+// results before the failing index are filled (none after a submit error,
+// which cancels every task submitted). Tasks that were already running
 // keep running after it returns. CT_EINVAL for NULL ex or fn, or NULL args
 // or results with n > 0.
 CT_API int ct_executor_map(ct_executor *ex, ct_task_fn *fn, void *const *args,
