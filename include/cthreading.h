@@ -9,6 +9,7 @@
 #include "cthreading/event.h"
 #include "cthreading/executor.h"
 #include "cthreading/future.h"
+#include "cthreading/gil.h"
 #include "cthreading/local.h"
 #include "cthreading/lock.h"
 #include "cthreading/queue.h"
