@@ -346,7 +346,7 @@ request_drop(ct_gil *g)
 
 // The new holder's bookkeeping (CPython's take_gil steps 7 and 9).
 static void
-took(ct_gil *g, gil_thread *r, int64_t wait_start)
+took(ct_gil *g, gil_thread *r, int64_t wait_start, bool handed)
 {
     uintptr_t me = r->ident;
     // release: pairs with the inline yield point's relaxed load only in
@@ -356,7 +356,9 @@ took(ct_gil *g, gil_thread *r, int64_t wait_start)
     ct__store_relaxed(&r->holding, true);
     r->requested = false;
     bool is_switch = ct__load_relaxed(&g->last_holder) != me;
-    if (is_switch) {
+    if (handed) {
+        ct__store_relaxed(&g->last_holder, me); // counted by on_handoff
+    } else if (is_switch) {
         ct__store_relaxed(&g->switch_number,
                           ct__load_relaxed(&g->switch_number) + 1);
         ct__store_seq_cst(&g->last_holder, me);
@@ -444,6 +446,7 @@ acquire_slow(ct_gil *g, gil_thread *r)
         }
     }
     park_state ps = {g, r, handoff, 0};
+    bool handed = false;
     for (;;) {
         uint32_t v = ct__load_relaxed(&g->state);
         if (!(v & LOCKED) && !(handoff && (v & PARKED)) &&
@@ -461,7 +464,8 @@ acquire_slow(ct_gil *g, gil_thread *r)
         uintptr_t token = TOKEN_WAKE;
         int rc = ct__park(&g->state, &args, &token);
         if (rc == CT__PARK_UNPARKED && token == TOKEN_HANDOFF) {
-            break; // the releaser kept LOCKED for us
+            handed = true; // the releaser kept LOCKED for us
+            break;
         }
         // Woken by a release (CPython policy) or the state changed: try
         // again; a new full interval starts if we must wait.
@@ -474,7 +478,7 @@ acquire_slow(ct_gil *g, gil_thread *r)
     }
     ct__fetch_sub_relaxed(&g->waiting, 1);
     ct__fence_seq_cst();
-    took(g, r, wait_start);
+    took(g, r, wait_start, handed);
 }
 
 int
@@ -500,7 +504,7 @@ ct_gil_acquire(ct_gil *g)
     }
     uint32_t expected = 0;
     if (CT_LIKELY(ct__cas_acquire(&g->state, &expected, LOCKED))) {
-        took(g, r, 0);
+        took(g, r, 0, false);
     } else {
         acquire_slow(g, r);
     }
@@ -520,6 +524,12 @@ on_handoff(void *arg, ct__unpark_result res)
         if (!res.have_more) {
             ct__fetch_and_relaxed(&g->state, ~(uint32_t)PARKED);
         }
+        // The switch counts now, before the dropper queues up again: its
+        // interval must start after this switch, as in CPython, where the
+        // forced-switch wait orders them. The taker sets last_holder.
+        ct__store_relaxed(&g->switch_number,
+                          ct__load_relaxed(&g->switch_number) + 1);
+        ct__store_relaxed(&g->last_holder, (uintptr_t)0);
         return TOKEN_HANDOFF;
     }
     ct__store_release(&g->state, 0);
@@ -668,7 +678,7 @@ ct__gil_yield_slow(ct_gil *g)
     uint32_t expected = 0;
     if (g->policy == CT_GIL_POLICY_CPYTHON &&
         ct__cas_acquire(&g->state, &expected, LOCKED)) {
-        took(g, r, 0);
+        took(g, r, 0, false);
     } else {
         acquire_slow(g, r);
     }
