@@ -297,8 +297,11 @@ typedef struct park_state {
     ct_gil *g;
     gil_thread *r;
     bool handoff;  // no barging: sleep while waiters sleep, even if free
+    bool ask_now;  // I/O priority: request the drop once queued
     uint64_t seen; // switch_number when the current interval began
 } park_state;
+
+static void ask(park_state *ps);
 
 // Under the bucket lock: sleep only while the GIL is held (or, without
 // barging, while others sleep for it); announce the sleeper with PARKED.
@@ -311,10 +314,14 @@ validate_wait(void *arg)
         if (!(v & LOCKED) && !(ps->handoff && (v & PARKED))) {
             return false;
         }
-        if (v & PARKED) {
-            return true;
-        }
-        if (ct__cas_relaxed(&ps->g->state, &v, v | PARKED)) {
+        if ((v & PARKED) || ct__cas_relaxed(&ps->g->state, &v, v | PARKED)) {
+            if (ps->ask_now) {
+                // Queued now (PARKED is set under this bucket lock), so the
+                // holder's release will find us: a request made before
+                // that could be answered by a release to nobody.
+                ps->ask_now = false;
+                ask(ps);
+            }
             return true;
         }
     }
@@ -408,14 +415,23 @@ interval_passed(park_state *ps)
             bump(&r->c.lost_requests, 1);
         }
     }
-    if ((ct__load_relaxed(&g->state) & LOCKED) && now_switch == ps->seen &&
-        request_drop(g)) {
-        r->requested = true;
-        if (g->stats) {
-            bump(&r->c.drop_requests, 1);
-        }
+    if ((ct__load_relaxed(&g->state) & LOCKED) && now_switch == ps->seen) {
+        ask(ps);
     }
     ps->seen = now_switch;
+}
+
+// Sets the drop request and counts it (a request already pending, set by
+// another waiter, is left alone and not counted).
+static void
+ask(park_state *ps)
+{
+    if (request_drop(ps->g)) {
+        ps->r->requested = true;
+        if (ps->g->stats) {
+            bump(&ps->r->c.drop_requests, 1);
+        }
+    }
 }
 
 // The parking lot calls this at each deadline: the waiter stays in its
@@ -436,16 +452,10 @@ acquire_slow(ct_gil *g, gil_thread *r)
     // 0 means "not contended" to took(): a clock that reads 0 reads 1.
     int64_t wait_start = g->stats ? ct__clock_now_ns() | 1 : 0;
     ct__fetch_add_relaxed(&g->waiting, 1);
-    if (g->policy == CT_GIL_POLICY_IO_PRIORITY && r->io_return) {
-        // Back from a blocking call: ask at once (Beazley's proposal).
-        if (request_drop(g)) {
-            r->requested = true;
-            if (g->stats) {
-                bump(&r->c.drop_requests, 1);
-            }
-        }
-    }
-    park_state ps = {g, r, handoff, 0};
+    // Back from a blocking call: ask at once (Beazley's proposal), from the
+    // first validate_wait.
+    park_state ps = {g, r, handoff,
+                     g->policy == CT_GIL_POLICY_IO_PRIORITY && r->io_return, 0};
     bool handed = false;
     for (;;) {
         uint32_t v = ct__load_relaxed(&g->state);
@@ -748,6 +758,9 @@ ct_gil_stats(ct_gil *g, ct_gil_statistics *s)
     }
     memset(s, 0, sizeof *s);
     s->exits_holding = ct__load_relaxed(&g->exits_holding);
+    if (!g->stats) {
+        return 0;
+    }
     hold(&g->lock);
     // Oldest record first: the list is newest first.
     size_t n = 0;
