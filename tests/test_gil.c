@@ -485,7 +485,11 @@ spinners_take_turns(void)
         CHECK(atomic_load(&s.handed[0]) >= 1);
         CHECK(atomic_load(&s.handed[1]) >= 1);
         ct_gil_statistics st = stats_of(s.g);
-        CHECK(st.total.forced_switches >= 1);
+        // Each yield point that returned 1 was a requested drop that
+        // waited for a taker.
+        CHECK(
+            st.total.forced_switches >=
+            (uint64_t)(atomic_load(&s.handed[0]) + atomic_load(&s.handed[1])));
         CHECK(st.total.forced_switches <= st.total.drop_requests);
         CHECK_EQ(st.total.acquisitions, st.total.releases);
         CHECK_OK(ct_gil_free(s.g));
@@ -638,6 +642,94 @@ interval_honoured(void)
     }
 }
 
+// Two spinners: each hold that ended in a forced hand-over lasted about an
+// interval (the waiter's interval starts after the previous switch), not
+// much less. One-sided: the first span and the last two (the final
+// releases) are left out.
+static void
+slices_last_an_interval(void)
+{
+    enum { CAP = 256 };
+    const ct_duration interval = CT_MILLIS(2);
+    for (int p = 0; p < NPOLICIES; p++) {
+        struct spinners s;
+        memset(&s, 0, sizeof s);
+        s.g = new_gil(policies[p], interval, false, CAP);
+        s.until = ct_test_now() + CT_MILLIS(50);
+        ct_test_run_threads(2, spinner_pair_main, &s, 0);
+        static ct_gil_span sp[CAP];
+        size_t n = ct_gil_trace_read(s.g, sp, CAP);
+        CHECK(n >= 4);
+        for (size_t i = 1; i + 2 < n; i++) {
+            int64_t len = sp[i].end_ns - sp[i].start_ns;
+            if (len < interval / 2) {
+                ct_test_fail(__FILE__, __LINE__,
+                             "policy %d: span %zu of %zu lasted %lld us, "
+                             "interval %lld us",
+                             policies[p], i, n, (long long)len / 1000,
+                             (long long)interval / 1000);
+            }
+        }
+        CHECK_OK(ct_gil_free(s.g));
+    }
+}
+
+// A release (not at a yield point) while a drop is requested waits until
+// another thread took the GIL (CPython's drop_gil): the releaser, acquiring
+// again at once, comes after the requester in the trace.
+struct requester {
+    ct_gil *g;
+    atomic_int started;
+};
+
+static void *
+requester_main(void *p)
+{
+    struct requester *q = p;
+    atomic_store(&q->started, 1);
+    CHECK_OK(ct_gil_acquire(q->g));
+    CHECK_OK(ct_gil_release(q->g));
+    return NULL;
+}
+
+static void
+requested_release_waits_for_taker(void)
+{
+    for (int p = 0; p < NPOLICIES; p++) {
+        struct requester q = {0};
+        q.g = new_gil(policies[p], CT_MILLIS(1), true, 8);
+        CHECK_OK(ct_gil_acquire(q.g));
+        pthread_t t = ct_test_spawn(requester_main, &q);
+        // The only waiter: its request is counted once it asked.
+        int64_t deadline = ct_test_now() + ct_test_long_wait();
+        while (stats_of(q.g).total.drop_requests == 0) {
+            CHECK(ct_test_now() < deadline);
+            sched_yield();
+        }
+        CHECK_OK(ct_gil_release(q.g));
+        CHECK_OK(ct_gil_acquire(q.g));
+        CHECK_OK(ct_gil_release(q.g));
+        ct_test_join(t);
+        ct_gil_span sp[8];
+        CHECK_EQ(ct_gil_trace_read(q.g, sp, 8), 3);
+        if (sp[0].ident != ct_get_ident() || sp[1].ident == ct_get_ident() ||
+            sp[2].ident != ct_get_ident()) {
+            ct_test_fail(__FILE__, __LINE__,
+                         "policy %d: the requested release did not wait for "
+                         "the requester: holders %llu, %llu, %llu (me %llu)",
+                         policies[p], (unsigned long long)sp[0].ident,
+                         (unsigned long long)sp[1].ident,
+                         (unsigned long long)sp[2].ident,
+                         (unsigned long long)ct_get_ident());
+        }
+        ct_gil_statistics st = stats_of(q.g);
+        const ct_gil_counts *mine = counts_of(&st, ct_get_ident());
+        CHECK(mine != NULL);
+        CHECK(mine->forced_switches >= 1);
+        CHECK_OK(ct_gil_free(q.g));
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Release around blocking calls.
 
@@ -741,6 +833,8 @@ release_around_scope(void)
 // ---------------------------------------------------------------------------
 // Disabled: both threads "hold" at once, and are still counted.
 
+static void *exit_holding_main(void *p);
+
 struct both {
     ct_gil *g;
     ct_event in[2];
@@ -769,7 +863,11 @@ disabled_lets_both_hold(void)
     o.stats = true;
     o.interval = CT_MILLIS(1);
     CHECK_OK(ct_gil_new(&b.g, &o));
+    // The same calls, the same errors.
+    CHECK_RC(ct_gil_release(b.g), CT_EPERM);
+    CHECK_RC(ct_gil_yield_point(b.g), CT_EPERM);
     CHECK_OK(ct_gil_acquire(b.g));
+    CHECK_RC(ct_gil_acquire(b.g), CT_EDEADLK);
     pthread_t t = ct_test_spawn(both_main, &b);
     // The other thread got in while this one holds.
     CHECK_OK(ct_event_wait(&b.in[1], ct_test_long_wait()));
@@ -782,6 +880,10 @@ disabled_lets_both_hold(void)
     CHECK_EQ(s.total.acquisitions, 2);
     CHECK_EQ(s.total.releases, 2);
     CHECK_EQ(s.nthreads, 2);
+    // A thread that exits "holding" is counted here too.
+    ct_test_join(ct_test_spawn(exit_holding_main, b.g));
+    s = stats_of(b.g);
+    CHECK_EQ(s.exits_holding, 1);
     CHECK_OK(ct_gil_free(b.g));
 }
 
@@ -1398,6 +1500,8 @@ fork_child_uses_gil(void)
         CHECK_EQ(ct_gil_yield_point(fork_gil), 0);
         CHECK_OK(ct_gil_release(fork_gil));
     }
+    // Nobody holds or waits for it in the child.
+    CHECK_OK(ct_gil_free(fork_gil));
 }
 
 static void
@@ -1475,6 +1579,8 @@ CT_SUITE(gil) = {
     {"forced switch (hand-off)", forced_switch_handoff},
     {"forced switch (I/O priority)", forced_switch_io_priority},
     {"interval honoured", interval_honoured},
+    {"slices last an interval", slices_last_an_interval},
+    {"requested release waits for the taker", requested_release_waits_for_taker},
     {"release around (function)", release_around_function},
     {"release around (scope)", release_around_scope},
     {"disabled lets both hold", disabled_lets_both_hold},
