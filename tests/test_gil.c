@@ -446,7 +446,8 @@ mutual_exclusion_io_priority(void)
 // points (two CPU-bound threads): still one at a time, and each gets turns.
 struct spinners {
     ct_gil *g;
-    int64_t until;
+    int want;      // both stop after this many hand-overs in all
+    int64_t until; // or then, so that a broken GIL fails instead of hanging
     atomic_int inside, max_inside;
     atomic_int handed[2];
     atomic_int ready;
@@ -460,7 +461,8 @@ spinner_pair_main(void *p)
     int me = atomic_fetch_add(&s->idx, 1);
     CHECK_OK(ct_gil_acquire(s->g));
     atomic_fetch_add(&s->ready, 1);
-    while (ct_test_now() < s->until) {
+    while (atomic_load(&s->handed[0]) + atomic_load(&s->handed[1]) < s->want &&
+           ct_test_now() < s->until) {
         ct_test_update_max(&s->max_inside, atomic_fetch_add(&s->inside, 1) + 1);
         atomic_fetch_sub(&s->inside, 1);
         int rc = ct_gil_yield_point(s->g);
@@ -478,10 +480,12 @@ spinners_take_turns(void)
         struct spinners s;
         memset(&s, 0, sizeof s);
         s.g = new_gil(policies[p], CT_MILLIS(1), true, 0);
-        s.until = ct_test_now() + CT_MILLIS(60);
+        s.want = 6;
+        s.until = ct_test_now() + ct_test_long_wait();
         ct_test_run_threads(2, spinner_pair_main, &s, 0);
         CHECK_EQ(atomic_load(&s.max_inside), 1);
-        // 60 ms of 1 ms slices: each was forced to hand over at least once.
+        // They alternate: each was forced to hand over.
+        CHECK(atomic_load(&s.handed[0]) + atomic_load(&s.handed[1]) >= 6);
         CHECK(atomic_load(&s.handed[0]) >= 1);
         CHECK(atomic_load(&s.handed[1]) >= 1);
         ct_gil_statistics st = stats_of(s.g);
@@ -655,11 +659,13 @@ slices_last_an_interval(void)
         struct spinners s;
         memset(&s, 0, sizeof s);
         s.g = new_gil(policies[p], interval, false, CAP);
-        s.until = ct_test_now() + CT_MILLIS(50);
+        s.want = 8;
+        s.until = ct_test_now() + ct_test_long_wait();
         ct_test_run_threads(2, spinner_pair_main, &s, 0);
+        CHECK(atomic_load(&s.handed[0]) + atomic_load(&s.handed[1]) >= 8);
         static ct_gil_span sp[CAP];
         size_t n = ct_gil_trace_read(s.g, sp, CAP);
-        CHECK(n >= 4);
+        CHECK(n >= 8);
         for (size_t i = 1; i + 2 < n; i++) {
             int64_t len = sp[i].end_ns - sp[i].start_ns;
             if (len < interval / 2) {
