@@ -649,12 +649,14 @@ interval_honoured(void)
 // Two spinners: each hold that ended in a forced hand-over lasted about an
 // interval (the waiter's interval starts after the previous switch), not
 // much less. One-sided: the first span and the last two (the final
-// releases) are left out.
+// releases) are left out. Under the hand-off policies the dropper's
+// interval starts at the hand-off, before the taker runs, so a span is an
+// interval less the taker's wake-up: a longer interval under sanitizers.
 static void
 slices_last_an_interval(void)
 {
     enum { CAP = 256 };
-    const ct_duration interval = CT_MILLIS(2);
+    const ct_duration interval = sanitized() ? CT_MILLIS(10) : CT_MILLIS(2);
     for (int p = 0; p < NPOLICIES; p++) {
         struct spinners s;
         memset(&s, 0, sizeof s);
@@ -993,6 +995,56 @@ fifo_with(int policy)
     CHECK_OK(ct_gil_free(f.g));
 }
 
+// Hand-off: a holder forced to drop at a yield point queues up behind the
+// threads already waiting, so its yield point returns only after each of
+// them had the GIL, in order.
+static void
+dropper_queues_behind_with(int policy)
+{
+    struct fifo f;
+    memset(&f, 0, sizeof f);
+    f.g = new_gil(policy, CT_MILLIS(1), false, 0);
+    struct fifo_arg args[2];
+    pthread_t t[2];
+    CHECK_OK(ct_gil_acquire(f.g));
+    for (int i = 0; i < 2; i++) {
+        args[i] = (struct fifo_arg){&f, i};
+        t[i] = ct_test_spawn(fifo_main, &args[i]);
+        CHECK(ct_test_poll_at_least(&f.started, i + 1, ct_test_long_wait()));
+        int fd = atomic_load(&f.stat_fd[i]);
+        if (fd < 0) {
+            SKIP("no /proc/thread-self/stat to see a waiter asleep");
+        }
+        wait_until_asleep(fd);
+    }
+    int64_t deadline = ct_test_now() + ct_test_long_wait();
+    int rc;
+    while ((rc = ct_gil_yield_point(f.g)) == 0) {
+        CHECK(ct_test_now() < deadline);
+    }
+    CHECK_EQ(rc, 1);
+    int had = atomic_load(&f.next);
+    CHECK_OK(ct_gil_release(f.g));
+    for (int i = 0; i < 2; i++) {
+        ct_test_join(t[i]);
+        close(atomic_load(&f.stat_fd[i]));
+    }
+    if (had != 2 || f.order[0] != 0 || f.order[1] != 1) {
+        ct_test_fail(__FILE__, __LINE__,
+                     "policy %d: the dropper had the GIL back after %d of "
+                     "the 2 waiters (order %d, %d)",
+                     policy, had, f.order[0], f.order[1]);
+    }
+    CHECK_OK(ct_gil_free(f.g));
+}
+
+static void
+dropper_queues_behind(void)
+{
+    dropper_queues_behind_with(CT_GIL_POLICY_HANDOFF);
+    dropper_queues_behind_with(CT_GIL_POLICY_IO_PRIORITY);
+}
+
 static void
 handoff_is_fifo(void)
 {
@@ -1202,6 +1254,43 @@ stats_add_up(void)
         CHECK(hist <= s.total.acquisitions);
         CHECK_OK(ct_gil_free(m.g));
     }
+}
+
+// More threads than threads[] holds: nthreads counts them all, the total
+// too, and threads[] has the first 32 (oldest first).
+struct ident_use {
+    ct_gil *g;
+    uint64_t ident;
+};
+
+static void *
+ident_and_use(void *p)
+{
+    struct ident_use *a = p;
+    a->ident = ct_get_ident();
+    use_once(a->g);
+    return NULL;
+}
+
+static void
+stats_many_threads(void)
+{
+    enum { N = CT_GIL_STATS_THREADS + 8 };
+    struct ident_use a[N];
+    ct_gil *g = new_gil(CT_GIL_POLICY_CPYTHON, CT_MILLIS(1), true, 0);
+    for (int i = 0; i < N; i++) {
+        a[i].g = g;
+        ct_test_join(ct_test_spawn(ident_and_use, &a[i]));
+    }
+    ct_gil_statistics s = stats_of(g);
+    CHECK_EQ(s.nthreads, N);
+    CHECK_EQ(s.total.acquisitions, N);
+    CHECK_EQ(s.total.releases, N);
+    for (int i = 0; i < CT_GIL_STATS_THREADS; i++) {
+        CHECK_EQ(s.threads[i].ident, a[i].ident);
+        CHECK_EQ(s.threads[i].counts.acquisitions, 1);
+    }
+    CHECK_OK(ct_gil_free(g));
 }
 
 static void
@@ -1592,10 +1681,12 @@ CT_SUITE(gil) = {
     {"disabled lets both hold", disabled_lets_both_hold},
     {"hand-off is FIFO", handoff_is_fifo},
     {"I/O priority is FIFO", io_priority_is_fifo},
+    {"the dropper queues behind the waiters", dropper_queues_behind},
     {"I/O priority asks at once", io_priority_asks_at_once},
     {"CPython convoy", cpython_convoy},
     {"stats add up", stats_add_up},
     {"stats times", stats_times},
+    {"stats of many threads", stats_many_threads},
     {"stats reset", stats_reset},
     {"stats off all zero", stats_off_all_zero},
     {"stats off reports no threads", stats_off_no_threads},
