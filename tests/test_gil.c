@@ -1577,12 +1577,18 @@ exit_after_release(void)
 // ---------------------------------------------------------------------------
 // fork(). The header says nothing of fork; the child must at least be able
 // to take and release the GIL it inherited, whoever held it in the parent.
+// docs/gil.md adds that a GIL the forking thread held stays held by it in
+// the child (as in CPython), and every other hold or wait is gone.
 
 static ct_gil *fork_gil;
+static bool fork_expect_held; // docs/gil.md: the forker's hold stays
 
 static void
 fork_child_uses_gil(void)
 {
+    if (fork_expect_held) {
+        CHECK(ct_gil_held(fork_gil));
+    }
     // If the forking thread held the GIL, the child may keep it (CPython)
     // or not: either way, it must end with a working acquire/release.
     if (ct_gil_held(fork_gil)) {
@@ -1633,7 +1639,9 @@ fork_held_by_forker(void)
 {
     fork_gil = new_gil(CT_GIL_POLICY_HANDOFF, CT_MILLIS(1), true, 4);
     CHECK_OK(ct_gil_acquire(fork_gil));
+    fork_expect_held = true;
     fork_check("the forking thread held the GIL");
+    fork_expect_held = false;
     CHECK(ct_gil_held(fork_gil));
     CHECK_OK(ct_gil_release(fork_gil));
     CHECK_OK(ct_gil_free(fork_gil));
