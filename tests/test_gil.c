@@ -111,6 +111,10 @@ bad_input_new(void)
         o.policy = bad_policies[i];
         CHECK_RC(ct_gil_new(&g, &o), CT_EINVAL);
     }
+    o.policy = CT_GIL_POLICY_CPYTHON;
+    // A trace that cannot be allocated.
+    o.trace_capacity = SIZE_MAX;
+    CHECK_RC(ct_gil_new(&g, &o), CT_ENOMEM);
     CHECK_OK(ct_gil_free(NULL));
 }
 
