@@ -58,6 +58,7 @@ struct ct_gil {
     uint32_t switch_parked; // a forced dropper sleeps on &switch_number
     uintptr_t last_holder;
     uint64_t switch_number;
+    int64_t switch_at;    // when the last switch happened (clock, atomic)
     ct_duration interval; // atomic
     int policy;
     bool disabled;
@@ -363,10 +364,16 @@ took(ct_gil *g, gil_thread *r, int64_t wait_start, bool handed)
     ct__store_relaxed(&r->holding, true);
     r->requested = false;
     bool is_switch = ct__load_relaxed(&g->last_holder) != me;
+    if (is_switch) {
+        // Only switches read the clock: a thread taking the GIL back from
+        // itself (the uncontended pair) does not. Before switch_number,
+        // as in on_handoff.
+        ct__store_relaxed(&g->switch_at, ct__clock_now_ns());
+    }
     if (handed) {
         ct__store_relaxed(&g->last_holder, me); // counted by on_handoff
     } else if (is_switch) {
-        ct__store_relaxed(&g->switch_number,
+        ct__store_release(&g->switch_number,
                           ct__load_relaxed(&g->switch_number) + 1);
         ct__store_seq_cst(&g->last_holder, me);
         // A forced dropper may wait for exactly this (Dekker with its
@@ -403,22 +410,36 @@ static bool request_drop(ct_gil *g);
 // What a waiter does at the end of each interval (CPython's take_gil step
 // 5): if no switch happened during it, ask the holder to drop the GIL; a
 // request of ours that someone else's switch answered is counted lost.
-static void
+static ct__deadline
 interval_passed(park_state *ps)
 {
     ct_gil *g = ps->g;
     gil_thread *r = ps->r;
     uint64_t now_switch = ct__load_acquire(&g->switch_number);
+    ct_duration interval = ct__load_relaxed(&g->interval);
     if (r->requested && now_switch != ps->seen) {
         r->requested = false;
         if (g->stats) {
             bump(&r->c.lost_requests, 1);
         }
     }
-    if ((ct__load_relaxed(&g->state) & LOCKED) && now_switch == ps->seen) {
+    bool held = (ct__load_relaxed(&g->state) & LOCKED) != 0;
+    bool switched = now_switch != ps->seen;
+    ps->seen = now_switch;
+    if (held && !switched) {
+        ask(ps);
+    } else if (held && ps->handoff) {
+        // A queued waiter keeps its turn, so it keeps its clock too: the
+        // new holder's slice began at switch_at, and the waiter asks one
+        // interval after that, not a full interval from now (which, with
+        // switches at every interval, could put it off again and again).
+        int64_t due = ct__load_relaxed(&g->switch_at) + interval;
+        if (due > ct__clock_now_ns()) {
+            return due;
+        }
         ask(ps);
     }
-    ps->seen = now_switch;
+    return ct__deadline_after(interval);
 }
 
 // Sets the drop request and counts it (a request already pending, set by
@@ -440,13 +461,11 @@ ask(park_state *ps)
 static ct__deadline
 wait_extend(void *arg)
 {
-    park_state *ps = arg;
-    interval_passed(ps);
-    return ct__deadline_after(ct__load_relaxed(&ps->g->interval));
+    return interval_passed(arg);
 }
 
 static void
-acquire_slow(ct_gil *g, gil_thread *r)
+acquire_slow(ct_gil *g, gil_thread *r, bool dropped)
 {
     bool handoff = g->policy != CT_GIL_POLICY_CPYTHON;
     // 0 means "not contended" to took(): a clock that reads 0 reads 1.
@@ -464,12 +483,22 @@ acquire_slow(ct_gil *g, gil_thread *r)
             break;
         }
         ps.seen = ct__load_acquire(&g->switch_number);
+        ct_duration interval = ct__load_relaxed(&g->interval);
+        ct__deadline deadline = ct__deadline_after(interval);
+        if (dropped) {
+            // A forced dropper's interval starts at the switch it waited
+            // for, not after its own wake-up (which otherwise lengthens
+            // every slice by a wake-up: CPython's 1 ms slices last 1.1).
+            int64_t due = ct__load_relaxed(&g->switch_at) + interval;
+            deadline = due < deadline ? due : deadline;
+            dropped = false;
+        }
         ct__park_args args = {
             .validate = validate_wait,
             .timed_out = on_wait_timeout,
             .extend = wait_extend,
             .arg = &ps,
-            .deadline = ct__deadline_after(ct__load_relaxed(&g->interval)),
+            .deadline = deadline,
         };
         uintptr_t token = TOKEN_WAKE;
         int rc = ct__park(&g->state, &args, &token);
@@ -516,7 +545,7 @@ ct_gil_acquire(ct_gil *g)
     if (CT_LIKELY(ct__cas_acquire(&g->state, &expected, LOCKED))) {
         took(g, r, 0, false);
     } else {
-        acquire_slow(g, r);
+        acquire_slow(g, r, false);
     }
     r->io_return = false;
     return 0;
@@ -537,7 +566,10 @@ on_handoff(void *arg, ct__unpark_result res)
         // The switch counts now, before the dropper queues up again: its
         // interval must start after this switch, as in CPython, where the
         // forced-switch wait orders them. The taker sets last_holder.
-        ct__store_relaxed(&g->switch_number,
+        // switch_at first: a waiter that sees the new switch_number
+        // (acquire) sees when it happened.
+        ct__store_relaxed(&g->switch_at, ct__clock_now_ns());
+        ct__store_release(&g->switch_number,
                           ct__load_relaxed(&g->switch_number) + 1);
         ct__store_relaxed(&g->last_holder, (uintptr_t)0);
         return TOKEN_HANDOFF;
@@ -690,7 +722,7 @@ ct__gil_yield_slow(ct_gil *g)
         ct__cas_acquire(&g->state, &expected, LOCKED)) {
         took(g, r, 0, false);
     } else {
-        acquire_slow(g, r);
+        acquire_slow(g, r, true);
     }
     return 1;
 }
