@@ -143,7 +143,7 @@ typedef struct ct_gil_thread_stats {
     ct_gil_counts counts;
 } ct_gil_thread_stats;
 
-typedef struct ct_gil_stats {
+typedef struct ct_gil_statistics {
     ct_gil_counts total;
     // wait_hist[i]: waits of [2^(i-1), 2^i) us (i = 0: under 1 us); the
     // last bucket takes everything longer.
@@ -152,10 +152,10 @@ typedef struct ct_gil_stats {
     uint64_t exits_holding;
     size_t nthreads; // threads with a record (threads[] has the first 32)
     ct_gil_thread_stats threads[CT_GIL_STATS_THREADS];
-} ct_gil_stats;
+} ct_gil_statistics;
 
 // Copies the statistics into *s. Returns 0 or CT_EINVAL (NULL).
-CT_API int ct_gil_stats(ct_gil *g, ct_gil_stats *s);
+CT_API int ct_gil_stats(ct_gil *g, ct_gil_statistics *s);
 // Zeroes the statistics. Returns 0 or CT_EINVAL.
 CT_API int ct_gil_stats_reset(ct_gil *g);
 

@@ -283,6 +283,16 @@ ct__park(const void *key, const ct__park_args *args, uintptr_t *token)
     if (rc != 0) {
         rc = ct__parker_park(&w->parker, args->deadline);
     }
+    while (rc == CT_ETIMEDOUT && args->extend != NULL) {
+        // The parker is armed again after a timeout: sleeping on is safe.
+        bucket_lock(b);
+        ct__deadline later = w->queued ? args->extend(args->arg) : 0;
+        bucket_unlock(b);
+        if (later == 0) {
+            break;
+        }
+        rc = ct__parker_park(&w->parker, later);
+    }
     if (rc == CT_ETIMEDOUT) {
         bucket_lock(b);
         if (w->queued) {

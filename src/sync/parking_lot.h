@@ -27,6 +27,12 @@ typedef struct ct__park_args {
     // took itself off the queue; `have_more` says whether other threads
     // still wait on the key (a lock clears its PARKED bit when not).
     void (*timed_out)(void *arg, bool have_more);
+    // Runs under the bucket lock when the deadline passed while the thread
+    // is still queued, before timed_out: returning a later deadline keeps
+    // the thread asleep in its place in the queue until then (a GIL waiter
+    // that asks for the GIL at each interval without losing its turn);
+    // returning 0 lets it leave as usual.
+    ct__deadline (*extend)(void *arg);
     void *arg;
     // Absolute deadline (CT__NO_DEADLINE: none).
     ct__deadline deadline;
