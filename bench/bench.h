@@ -214,13 +214,16 @@ void bench_gil_io(const bench_gil_cfg *cfg, int ntasks, int64_t sleep_ns,
 // reads the pipe inside CT_GIL_RELEASE_AROUND and records how long after
 // the write it held the GIL again; nspinners CPU-bound threads spin
 // beside it. Without `io`, the spinners alone (their solo throughput).
-// Threads unpinned.
+// cpus NULL: every thread unpinned; else the I/O thread and the peer on
+// CPU cpus[0], spinner i on CPU cpus[1 + i].
 void bench_gil_convoy(const bench_gil_cfg *cfg, bool io, int nspinners,
-                      int64_t dur_ns, int64_t tick_ns, bench_gil_out *out);
-// Slices: nspinners spinners for dur_ns at the given interval, with the
-// trace on; the hold lengths come from ct_gil_trace_read.
-void bench_gil_slices(int64_t interval_ns, int nspinners, int64_t dur_ns,
+                      int64_t dur_ns, int64_t tick_ns, const int *cpus,
                       bench_gil_out *out);
+// Slices: nspinners spinners for dur_ns at the given interval, with the
+// trace on; the hold lengths come from ct_gil_trace_read. cpus NULL:
+// unpinned; else spinner i on CPU cpus[i].
+void bench_gil_slices(int64_t interval_ns, int nspinners, int64_t dur_ns,
+                      const int *cpus, bench_gil_out *out);
 
 // Reports a failed call that a benchmark cannot go on from, and exits.
 _Noreturn void bench_fail(const char *what, int code);

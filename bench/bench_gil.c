@@ -194,16 +194,17 @@ loop_empty(uint64_t n)
     }
 }
 
-// ---- Spinners -----------------------------------------------------------------
+// ---- Spinners
+// -----------------------------------------------------------------
 
 typedef struct spinner {
     ct_gil *g;
     atomic_bool *stop;
     atomic_int *holding; // incremented at the first acquire
     pthread_t t;
-    uint64_t units;   // out
-    int64_t t0, t1;   // out: first acquire, stop seen
-    uint64_t sink;    // out: the work's result
+    uint64_t units; // out
+    int64_t t0, t1; // out: first acquire, stop seen
+    uint64_t sink;  // out: the work's result
 } spinner;
 
 static void *
@@ -226,17 +227,18 @@ spinner_main(void *arg)
     return NULL;
 }
 
-// Starts n spinners and waits until one of them holds the GIL.
+// Starts n spinners (spinner i on CPU cpus[i], or any CPU for NULL) and
+// waits until one of them holds the GIL.
 static void
 spinners_start(spinner *sp, int n, ct_gil *g, atomic_bool *stop,
-               atomic_int *holding)
+               atomic_int *holding, const int *cpus)
 {
     for (int i = 0; i < n; i++) {
         memset(&sp[i], 0, sizeof(sp[i]));
         sp[i].g = g;
         sp[i].stop = stop;
         sp[i].holding = holding;
-        start(&sp[i].t, spinner_main, &sp[i], -1);
+        start(&sp[i].t, spinner_main, &sp[i], cpus ? cpus[i] : -1);
     }
     while (n > 0 && atomic_load(holding) == 0) {
         nap(100000);
@@ -259,7 +261,8 @@ spinners_join(spinner *sp, int n)
     return n > 0 && t1 > t0 ? (double)units * 1e9 / (double)(t1 - t0) : 0;
 }
 
-// ---- CPU-bound ------------------------------------------------------------------
+// ---- CPU-bound
+// ------------------------------------------------------------------
 
 typedef struct cpu_arg {
     ct_gil *g;
@@ -313,7 +316,8 @@ bench_gil_cpu(const bench_gil_cfg *cfg, int nthreads, uint64_t units,
     BENCH_CHECK(ct_gil_free(g));
 }
 
-// ---- I/O-bound ------------------------------------------------------------------
+// ---- I/O-bound
+// ------------------------------------------------------------------
 
 typedef struct io_arg {
     ct_gil *g;
@@ -368,7 +372,7 @@ bench_gil_io(const bench_gil_cfg *cfg, int ntasks, int64_t sleep_ns,
     atomic_init(&stop, false);
     atomic_init(&holding, 0);
     spinner sp[MAXS];
-    spinners_start(sp, nspinners, g, &stop, &holding);
+    spinners_start(sp, nspinners, g, &stop, &holding, NULL);
     pthread_barrier_wait(&bar);
     int64_t t0 = bench_now_ns();
     for (int i = 0; i < nthreads; i++) {
@@ -384,7 +388,8 @@ bench_gil_io(const bench_gil_cfg *cfg, int ntasks, int64_t sleep_ns,
     free(t);
 }
 
-// ---- Convoy ----------------------------------------------------------------------
+// ---- Convoy
+// ----------------------------------------------------------------------
 
 typedef struct convoy {
     ct_gil *g;
@@ -449,7 +454,8 @@ convoy_io_main(void *arg)
 
 void
 bench_gil_convoy(const bench_gil_cfg *cfg, bool io, int nspinners,
-                 int64_t dur_ns, int64_t tick_ns, bench_gil_out *out)
+                 int64_t dur_ns, int64_t tick_ns, const int *cpus,
+                 bench_gil_out *out)
 {
     enum { MAXS = 4 };
     memset(out, 0, sizeof(*out));
@@ -468,14 +474,14 @@ bench_gil_convoy(const bench_gil_cfg *cfg, bool io, int nspinners,
         bench_fail("malloc", -ENOMEM);
     }
     spinner sp[MAXS];
-    spinners_start(sp, nspinners, g, &stop, &holding);
+    spinners_start(sp, nspinners, g, &stop, &holding, cpus ? cpus + 1 : NULL);
     pthread_t tio, tpeer;
     if (io) {
         if (pipe(c.tick) != 0 || pipe(c.ack) != 0) {
             bench_fail("pipe", errno);
         }
-        start(&tio, convoy_io_main, &c, -1);
-        start(&tpeer, peer_main, &c, -1);
+        start(&tio, convoy_io_main, &c, cpus ? cpus[0] : -1);
+        start(&tpeer, peer_main, &c, cpus ? cpus[0] : -1);
     }
     nap(dur_ns);
     atomic_store(&stop, true);
@@ -493,11 +499,12 @@ bench_gil_convoy(const bench_gil_cfg *cfg, bool io, int nspinners,
     out->nlat = c.n;
 }
 
-// ---- Slices ----------------------------------------------------------------------
+// ---- Slices
+// ----------------------------------------------------------------------
 
 void
 bench_gil_slices(int64_t interval_ns, int nspinners, int64_t dur_ns,
-                 bench_gil_out *out)
+                 const int *cpus, bench_gil_out *out)
 {
     enum { MAXS = 4, CAP = 1 << 16 };
     memset(out, 0, sizeof(*out));
@@ -511,7 +518,7 @@ bench_gil_slices(int64_t interval_ns, int nspinners, int64_t dur_ns,
     atomic_init(&stop, false);
     atomic_init(&holding, 0);
     spinner sp[MAXS];
-    spinners_start(sp, nspinners, g, &stop, &holding);
+    spinners_start(sp, nspinners, g, &stop, &holding, cpus);
     nap(dur_ns);
     int64_t t_stop = bench_now_ns();
     atomic_store(&stop, true);
@@ -550,7 +557,8 @@ bench_gil_slices(int64_t interval_ns, int nspinners, int64_t dur_ns,
     free(len);
 }
 
-// ---- The table -------------------------------------------------------------------
+// ---- The table
+// -------------------------------------------------------------------
 
 #define GLOOP(n, r, fn, nt)                                                    \
     {                                                                          \
