@@ -2946,13 +2946,12 @@ section_gil(void)
     const char *sec = BENCH_SEC_GIL;
     char how[1024];
     snprintf(how, sizeof(how),
-             "ct_gil against CPython %s on the shapes of "
+             "ct_gil beside CPython (python3, this run) on the shapes of "
              "shared/reference/gil.md section 4; median of %d reps. A CPU "
              "unit = 100 LCG steps + one ct_gil_yield_point (~100 ns); "
              "CPU-bound threads pinned to CPUs %d and %d, the other shapes "
              "unpinned as CPython's were; default interval 5 ms",
-             "3 (python3, same run)", opt.reps, g_cpus[0],
-             g_cpus[g_ncpu > 1 ? 1 : 0]);
+             opt.reps, g_cpus[0], g_cpus[g_ncpu > 1 ? 1 : 0]);
     section_header("10. GIL", how);
 
     printf("\n  uncontended: ns per operation, 1 worker pinned to CPU %d, "
