@@ -3403,7 +3403,12 @@ write_json(const char *path)
             "\"exec_rounds\": %llu, \"exec_idle_rounds\": %llu, "
             "\"exec_pause_us\": %g, \"python_exec_tasks\": %llu, "
             "\"python_exec_rounds\": %llu, \"python_exec_idle_rounds\": "
-            "%llu},\n",
+            "%llu, \"gil_cpu_s\": %g, \"gil_cpu_units\": %llu, "
+            "\"gil_io_tasks\": %d, \"gil_io_sleep_ms\": %g, "
+            "\"gil_convoy_s\": %g, \"gil_tick_ms\": %g, \"gil_slice_s\": "
+            "%g, \"python_gil_calls\": %llu, \"python_gil_countdown\": "
+            "%llu, \"python_gil_convoy_s\": %g, \"python_gil_slice_s\": "
+            "%g},\n",
             opt.reps, opt.quick ? "true" : "false", opt.loop_s, opt.contended_s,
             opt.pingpong_s, (double)opt.burn_ns / 1e6, opt.thread_s,
             opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX, opt.queue_s,
@@ -3412,7 +3417,13 @@ write_json(const char *path)
             (unsigned long long)opt.exec_idle_rounds, EXEC_PAUSE_NS / 1e3,
             (unsigned long long)opt.py_exec_tasks,
             (unsigned long long)opt.py_exec_rounds,
-            (unsigned long long)opt.py_exec_idle_rounds);
+            (unsigned long long)opt.py_exec_idle_rounds, opt.gil_cpu_s,
+            (unsigned long long)opt.gil_cpu_units, opt.gil_io_tasks,
+            (double)opt.gil_io_sleep_ns / 1e6, opt.gil_convoy_s,
+            (double)GIL_TICK_NS / 1e6, opt.gil_slice_s,
+            (unsigned long long)opt.py_gil_calls,
+            (unsigned long long)opt.py_gil_countdown, opt.py_gil_convoy_s,
+            opt.py_gil_slice_s);
     fputs("  \"results\": [\n", f);
     for (size_t i = 0; i < g_nresults; i++) {
         const result *r = &g_results[i];
