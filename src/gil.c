@@ -297,8 +297,11 @@ typedef struct park_state {
     ct_gil *g;
     gil_thread *r;
     bool handoff;  // no barging: sleep while waiters sleep, even if free
+    bool ask_now;  // I/O priority: request the drop once queued
     uint64_t seen; // switch_number when the current interval began
 } park_state;
+
+static void ask(park_state *ps);
 
 // Under the bucket lock: sleep only while the GIL is held (or, without
 // barging, while others sleep for it); announce the sleeper with PARKED.
@@ -311,10 +314,14 @@ validate_wait(void *arg)
         if (!(v & LOCKED) && !(ps->handoff && (v & PARKED))) {
             return false;
         }
-        if (v & PARKED) {
-            return true;
-        }
-        if (ct__cas_relaxed(&ps->g->state, &v, v | PARKED)) {
+        if ((v & PARKED) || ct__cas_relaxed(&ps->g->state, &v, v | PARKED)) {
+            if (ps->ask_now) {
+                // Queued now (PARKED is set under this bucket lock), so the
+                // holder's release will find us: a request made before
+                // that could be answered by a release to nobody.
+                ps->ask_now = false;
+                ask(ps);
+            }
             return true;
         }
     }
@@ -346,7 +353,7 @@ request_drop(ct_gil *g)
 
 // The new holder's bookkeeping (CPython's take_gil steps 7 and 9).
 static void
-took(ct_gil *g, gil_thread *r, int64_t wait_start)
+took(ct_gil *g, gil_thread *r, int64_t wait_start, bool handed)
 {
     uintptr_t me = r->ident;
     // release: pairs with the inline yield point's relaxed load only in
@@ -356,7 +363,9 @@ took(ct_gil *g, gil_thread *r, int64_t wait_start)
     ct__store_relaxed(&r->holding, true);
     r->requested = false;
     bool is_switch = ct__load_relaxed(&g->last_holder) != me;
-    if (is_switch) {
+    if (handed) {
+        ct__store_relaxed(&g->last_holder, me); // counted by on_handoff
+    } else if (is_switch) {
         ct__store_relaxed(&g->switch_number,
                           ct__load_relaxed(&g->switch_number) + 1);
         ct__store_seq_cst(&g->last_holder, me);
@@ -406,14 +415,23 @@ interval_passed(park_state *ps)
             bump(&r->c.lost_requests, 1);
         }
     }
-    if ((ct__load_relaxed(&g->state) & LOCKED) && now_switch == ps->seen &&
-        request_drop(g)) {
-        r->requested = true;
-        if (g->stats) {
-            bump(&r->c.drop_requests, 1);
-        }
+    if ((ct__load_relaxed(&g->state) & LOCKED) && now_switch == ps->seen) {
+        ask(ps);
     }
     ps->seen = now_switch;
+}
+
+// Sets the drop request and counts it (a request already pending, set by
+// another waiter, is left alone and not counted).
+static void
+ask(park_state *ps)
+{
+    if (request_drop(ps->g)) {
+        ps->r->requested = true;
+        if (ps->g->stats) {
+            bump(&ps->r->c.drop_requests, 1);
+        }
+    }
 }
 
 // The parking lot calls this at each deadline: the waiter stays in its
@@ -434,16 +452,11 @@ acquire_slow(ct_gil *g, gil_thread *r)
     // 0 means "not contended" to took(): a clock that reads 0 reads 1.
     int64_t wait_start = g->stats ? ct__clock_now_ns() | 1 : 0;
     ct__fetch_add_relaxed(&g->waiting, 1);
-    if (g->policy == CT_GIL_POLICY_IO_PRIORITY && r->io_return) {
-        // Back from a blocking call: ask at once (Beazley's proposal).
-        if (request_drop(g)) {
-            r->requested = true;
-            if (g->stats) {
-                bump(&r->c.drop_requests, 1);
-            }
-        }
-    }
-    park_state ps = {g, r, handoff, 0};
+    // Back from a blocking call: ask at once (Beazley's proposal), from the
+    // first validate_wait.
+    park_state ps = {g, r, handoff,
+                     g->policy == CT_GIL_POLICY_IO_PRIORITY && r->io_return, 0};
+    bool handed = false;
     for (;;) {
         uint32_t v = ct__load_relaxed(&g->state);
         if (!(v & LOCKED) && !(handoff && (v & PARKED)) &&
@@ -461,7 +474,8 @@ acquire_slow(ct_gil *g, gil_thread *r)
         uintptr_t token = TOKEN_WAKE;
         int rc = ct__park(&g->state, &args, &token);
         if (rc == CT__PARK_UNPARKED && token == TOKEN_HANDOFF) {
-            break; // the releaser kept LOCKED for us
+            handed = true; // the releaser kept LOCKED for us
+            break;
         }
         // Woken by a release (CPython policy) or the state changed: try
         // again; a new full interval starts if we must wait.
@@ -474,7 +488,7 @@ acquire_slow(ct_gil *g, gil_thread *r)
     }
     ct__fetch_sub_relaxed(&g->waiting, 1);
     ct__fence_seq_cst();
-    took(g, r, wait_start);
+    took(g, r, wait_start, handed);
 }
 
 int
@@ -500,7 +514,7 @@ ct_gil_acquire(ct_gil *g)
     }
     uint32_t expected = 0;
     if (CT_LIKELY(ct__cas_acquire(&g->state, &expected, LOCKED))) {
-        took(g, r, 0);
+        took(g, r, 0, false);
     } else {
         acquire_slow(g, r);
     }
@@ -520,6 +534,12 @@ on_handoff(void *arg, ct__unpark_result res)
         if (!res.have_more) {
             ct__fetch_and_relaxed(&g->state, ~(uint32_t)PARKED);
         }
+        // The switch counts now, before the dropper queues up again: its
+        // interval must start after this switch, as in CPython, where the
+        // forced-switch wait orders them. The taker sets last_holder.
+        ct__store_relaxed(&g->switch_number,
+                          ct__load_relaxed(&g->switch_number) + 1);
+        ct__store_relaxed(&g->last_holder, (uintptr_t)0);
         return TOKEN_HANDOFF;
     }
     ct__store_release(&g->state, 0);
@@ -668,7 +688,7 @@ ct__gil_yield_slow(ct_gil *g)
     uint32_t expected = 0;
     if (g->policy == CT_GIL_POLICY_CPYTHON &&
         ct__cas_acquire(&g->state, &expected, LOCKED)) {
-        took(g, r, 0);
+        took(g, r, 0, false);
     } else {
         acquire_slow(g, r);
     }
@@ -738,6 +758,9 @@ ct_gil_stats(ct_gil *g, ct_gil_statistics *s)
     }
     memset(s, 0, sizeof *s);
     s->exits_holding = ct__load_relaxed(&g->exits_holding);
+    if (!g->stats) {
+        return 0;
+    }
     hold(&g->lock);
     // Oldest record first: the list is newest first.
     size_t n = 0;

@@ -12,6 +12,9 @@
 // (Py_BEGIN_ALLOW_THREADS): CT_GIL_RELEASE_AROUND or ct_gil_release /
 // ct_gil_acquire.
 //
+// fork(): in the child, a GIL that the forking thread held stays held by it;
+// every other thread's hold or wait is gone, and the GIL works at once.
+//
 // Per-thread state: a thread's first ct_gil_acquire() gives it a record in
 // the GIL (its statistics, whether it holds the GIL, whether it last
 // released around a blocking call), found again through a thread-local
@@ -81,7 +84,10 @@ CT_API int ct_gil_acquire(ct_gil *g);
 // Returns 0, CT_EPERM if the caller does not hold it, CT_EINVAL for NULL.
 CT_API int ct_gil_release(ct_gil *g);
 // Runs fn(arg) with the GIL released (Py_BEGIN/END_ALLOW_THREADS) and
-// returns what fn returned, or the release's error (fn not called).
+// returns what fn returned, or the release's error (fn not called; NULL fn
+// is CT_EINVAL, and the caller keeps the GIL). Under the I/O-priority
+// policy any voluntary release counts as one around a blocking call: the
+// thread's next acquire asks for the GIL at once.
 CT_API int ct_gil_release_around(ct_gil *g, int (*fn)(void *), void *arg);
 
 // Exported for the inline yield point; not part of the API.
@@ -121,7 +127,14 @@ CT_API ct_duration ct_gil_interval(const ct_gil *g);
 // Returns whether the calling thread holds the GIL (false for NULL).
 CT_API bool ct_gil_held(const ct_gil *g);
 
-// Statistics (ct_gil_opts.stats); all zero when statistics are off.
+// Statistics (ct_gil_opts.stats). When statistics are off every count is
+// zero and no thread is listed; exits_holding is counted either way.
+// Counts are charged to the thread that did the thing: acquisitions, waits,
+// drop requests and lost requests to the waiter or taker, releases, hold
+// times and forced switches to the releaser (so forced_switches <=
+// drop_requests holds for the totals only). A drop request is counted once,
+// for the waiter that set it. wait_hist counts the acquisitions that had
+// to wait.
 #define CT_GIL_HIST_BUCKETS 24 // wait times: [0,1us), [1,2us), ... doubling
 #define CT_GIL_STATS_THREADS 32
 
@@ -159,8 +172,9 @@ CT_API int ct_gil_stats(ct_gil *g, ct_gil_statistics *s);
 // Zeroes the statistics. Returns 0 or CT_EINVAL.
 CT_API int ct_gil_stats_reset(ct_gil *g);
 
-// One hold interval of the trace: the thread held the GIL from start_ns to
-// end_ns (ct_monotonic_ns()).
+// One hold interval of the trace: the thread (ident: its ct_get_ident())
+// held the GIL from start_ns to end_ns (ct_monotonic_ns()). A disabled GIL
+// records no spans.
 typedef struct ct_gil_span {
     uint64_t ident;
     int64_t start_ns, end_ns;
@@ -175,7 +189,9 @@ CT_API uint64_t ct_gil_trace_lost(ct_gil *g);
 CT_API void ct_gil_trace_clear(ct_gil *g);
 
 // Releases the GIL for the block and takes it back on every way out
-// (falling off the end, break, return, goto). Needs GCC or Clang.
+// (falling off the end, break, return, goto). Needs GCC or Clang. If the
+// caller does not hold the GIL the block runs anyway and nothing is taken
+// afterwards.
 //
 //   CT_GIL_RELEASE_AROUND(g) { n = read(fd, buf, len); }
 #if defined(__GNUC__) || defined(__clang__)
