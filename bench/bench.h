@@ -18,6 +18,7 @@
 #include <cthreading/event.h>
 #include <cthreading/executor.h>
 #include <cthreading/future.h>
+#include <cthreading/gil.h>
 #include <cthreading/lock.h>
 #include <cthreading/queue.h>
 #include <cthreading/rlock.h>
@@ -58,6 +59,9 @@ typedef enum bench_role {
 // pool (both run by `--only executor`).
 #define BENCH_SEC_EXECUTOR "executor"
 #define BENCH_SEC_EXECUTOR_LATENCY "executor_latency"
+// The GIL section, and its single-thread loops (both run by `--only gil`).
+#define BENCH_SEC_GIL "gil"
+#define BENCH_SEC_GIL_PAIR "gil_pair"
 
 // The executor section's pools: their workers, and the most tasks one
 // tasks() call may run (the arrays of futures hold that many).
@@ -165,7 +169,61 @@ extern const bench_case bench_notify_cases[];   // bench_notify.c
 extern const bench_case bench_thread_cases[];   // bench_thread.c
 extern const bench_case bench_queue_cases[];    // bench_queue.c
 extern const bench_case bench_executor_cases[]; // bench_executor.c
+extern const bench_case bench_gil_cases[];      // bench_gil.c (gil_pair)
 extern const bench_size bench_sizes[];          // bench_sizes.c
+
+// ---- The GIL section's experiments (bench_gil.c) -------------------------
+//
+// Each call makes its own ct_gil, starts its threads, runs the shape once
+// and frees everything; main.c runs the reps, the Python scripts and the
+// comparisons. A CPU "unit" is 100 steps of an LCG and one yield point
+// (about 100 ns: CPython checks its eval breaker about as often).
+
+// How a run's GIL is made.
+typedef struct bench_gil_cfg {
+    int policy;          // CT_GIL_POLICY_*
+    bool disabled;       // the "free-threaded build"
+    int64_t interval_ns; // 0: the default 5 ms
+} bench_gil_cfg;
+
+// What a run measured; the fields a shape does not fill stay 0.
+typedef struct bench_gil_out {
+    double wall_s;        // cpu, io: start barrier to the last join
+    double units_per_s;   // convoy: the spinners' units per second
+    int64_t *lat_ns;      // convoy: malloc'd reaction latencies (free it)
+    size_t nlat;          // convoy: how many
+    double slice_med_ns;  // slices: median hold, first and cut ones out
+    double slice_p10_ns;  // slices
+    double slice_p90_ns;  // slices
+    double handovers_s;   // slices: holds per second
+    ct_gil_counts counts; // the statistics' totals (stats on)
+} bench_gil_out;
+
+// CPU-bound: `units` units of work split over nthreads threads (thread i
+// on CPU cpus[i], -1: any), each holding the GIL while it works.
+void bench_gil_cpu(const bench_gil_cfg *cfg, int nthreads, uint64_t units,
+                   const int *cpus, bench_gil_out *out);
+// I/O-bound: ntasks tasks, each taking the GIL and then sleeping sleep_ns
+// inside CT_GIL_RELEASE_AROUND; sequential: one thread runs them one after
+// another; else a thread per task, with nspinners CPU-bound threads
+// spinning on yield points beside them. Threads unpinned.
+void bench_gil_io(const bench_gil_cfg *cfg, int ntasks, int64_t sleep_ns,
+                  bool sequential, int nspinners, bench_gil_out *out);
+// Convoy: for dur_ns, a GIL-less peer thread sleeps tick_ns, then writes
+// its clock to a pipe and waits for an acknowledgement; the I/O thread
+// reads the pipe inside CT_GIL_RELEASE_AROUND and records how long after
+// the write it held the GIL again; nspinners CPU-bound threads spin
+// beside it. Without `io`, the spinners alone (their solo throughput).
+// cpus NULL: every thread unpinned; else the I/O thread and the peer on
+// CPU cpus[0], spinner i on CPU cpus[1 + i].
+void bench_gil_convoy(const bench_gil_cfg *cfg, bool io, int nspinners,
+                      int64_t dur_ns, int64_t tick_ns, const int *cpus,
+                      bench_gil_out *out);
+// Slices: nspinners spinners for dur_ns at the given interval, with the
+// trace on; the hold lengths come from ct_gil_trace_read. cpus NULL:
+// unpinned; else spinner i on CPU cpus[i].
+void bench_gil_slices(int64_t interval_ns, int nspinners, int64_t dur_ns,
+                      const int *cpus, bench_gil_out *out);
 
 // Reports a failed call that a benchmark cannot go on from, and exits.
 _Noreturn void bench_fail(const char *what, int code);

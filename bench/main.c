@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,23 @@ typedef struct options {
     // the Python ThreadPoolExecutor script.
     uint64_t exec_tasks, exec_rounds, exec_idle_rounds;
     uint64_t py_exec_tasks, py_exec_rounds, py_exec_idle_rounds;
+
+    // The GIL section: seconds of sequential CPU-bound work (and the units
+    // that took), the I/O tasks and their sleep, seconds per convoy rep and
+    // per slice rep; the Python script's sha256 calls per timing, countdown
+    // length, and seconds per convoy load and per slice interval.
+    double gil_cpu_s;
+    uint64_t gil_cpu_units;
+    int gil_io_tasks;
+    int64_t gil_io_sleep_ns;
+    double gil_convoy_s, gil_slice_s;
+    uint64_t py_gil_calls, py_gil_countdown;
+    double py_gil_convoy_s, py_gil_slice_s;
 } options;
+
+// The convoy's peer writes a tick every GIL_TICK_NS (plus the time the I/O
+// thread took to answer the previous one).
+#define GIL_TICK_NS 1000000
 
 static options opt;
 
@@ -279,7 +296,8 @@ med_of(const char *section, const char *name, const char *mode, int threads,
 
 // ---- Comparisons ----------------------------------------------------------
 
-typedef enum target_op { T_NONE, T_LE, T_GE } target_op;
+// T_WITHIN: the ratio is within 1 +- limit.
+typedef enum target_op { T_NONE, T_LE, T_GE, T_WITHIN } target_op;
 
 typedef struct comparison {
     const char *section;
@@ -346,6 +364,8 @@ compare(const char *section, const char *name, double ours, const char *unit,
     c->ratio = (base_name && !isnan(base) && base != 0) ? ours / base : NAN;
     if (op == T_NONE) {
         snprintf(c->target, sizeof(c->target), "-");
+    } else if (op == T_WITHIN) {
+        snprintf(c->target, sizeof(c->target), "ratio 1 +- %g", limit);
     } else if (on_ratio) {
         snprintf(c->target, sizeof(c->target), "ratio %s %g",
                  op == T_LE ? "<=" : ">=", limit);
@@ -362,7 +382,9 @@ compare(const char *section, const char *name, double ours, const char *unit,
         }
     } else if (op == T_NONE) {
         c->status = "-";
-    } else if (op == T_LE ? x <= limit : x >= limit) {
+    } else if (op == T_WITHIN ? fabs(x - 1) <= limit
+               : op == T_LE   ? x <= limit
+                              : x >= limit) {
         c->status = "ok";
     } else {
         c->status = "MISS";
@@ -2384,6 +2406,796 @@ section_executor(void)
     }
 }
 
+// ---- GIL ------------------------------------------------------------------
+
+// The GIL section's stages each get a time limit: a stage that overruns it
+// (a lost wake-up, a hand-over that never comes) ends the run with its name
+// instead of hanging `make bench`.
+static const char *volatile g_gil_stage = "";
+
+static void
+gil_alarm(int sig)
+{
+    (void)sig;
+    static const char msg[] = "\nct_bench: gil: stage did not finish in time "
+                              "(a hang in the GIL?): ";
+    const char *s = g_gil_stage;
+    ssize_t rc = write(2, msg, sizeof(msg) - 1);
+    rc = write(2, s, strlen(s));
+    rc = write(2, "\n", 1);
+    (void)rc;
+    _exit(3);
+}
+
+static void
+gil_stage(const char *name, unsigned limit_s)
+{
+    g_gil_stage = name;
+    signal(SIGALRM, gil_alarm);
+    alarm(limit_s);
+}
+
+static const char *const gil_policy_names[] = {"cpython", "handoff",
+                                               "io_priority"};
+
+// Sorts v and gives its median, p90, p99 and max (NAN when empty).
+static void
+gil_percentiles(int64_t *v, size_t n, double *med, double *p90, double *p99,
+                double *max)
+{
+    *med = *p90 = *p99 = *max = NAN;
+    if (n == 0) {
+        return;
+    }
+    qsort(v, n, sizeof(int64_t), cmp_i64);
+    *med = (double)v[n / 2];
+    *p90 = (double)v[(n * 90) / 100];
+    *p99 = (double)v[(n * 99) / 100];
+    *max = (double)v[n - 1];
+}
+
+// Python's side of every shape, as shared/reference/gil.md measured it,
+// each part short. Arguments: reps, sha256 calls per timing, countdown n,
+// I/O tasks, I/O sleep (s), convoy seconds per load, tick (s), slice
+// seconds per interval. Lines: "P ns" (uncontended release+acquire: a
+// 2048-byte sha256 update, which releases the GIL, minus a 2047-byte one,
+// which does not; same 33 blocks; two hash objects, as an object that has
+// once hashed 2048 bytes has a lock and releases on every update after), "S s T
+// s" (countdown sequential, 2 threads), "Q s" (I/O sequential), "I s J s" (I/O
+// threads, and with a spinner), "C spinners n med p90 p99 rel" (convoy, us,
+// pooled; rel = spinner work / solo), "L interval_ms median_ms handovers_per_s"
+// (slices). No single quotes: the shell passes the script in them.
+static const char py_gil_script[] =
+    "import hashlib, os, statistics, struct, sys, threading, time\n"
+    "reps, calls, cn = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])\n"
+    "ntasks, sl = int(sys.argv[4]), float(sys.argv[5])\n"
+    "cdur, tick, sdur = float(sys.argv[6]), float(sys.argv[7]), "
+    "float(sys.argv[8])\n"
+    "pc = time.perf_counter\n"
+    "def spin(stop, cnt, i):\n"
+    "    n = 0\n"
+    "    while not stop[0]:\n"
+    "        n += 1\n"
+    "    cnt[i] = n\n"
+    "def spinners(k):\n"
+    "    stop, cnt = [False], [0] * k\n"
+    "    ts = [threading.Thread(target=spin, args=(stop, cnt, i)) "
+    "for i in range(k)]\n"
+    "    for t in ts:\n"
+    "        t.start()\n"
+    "    return stop, cnt, ts\n"
+    "def halt(sp):\n"
+    "    sp[0][0] = True\n"
+    "    for t in sp[2]:\n"
+    "        t.join()\n"
+    "    return sum(sp[1])\n"
+    "ua, ub = hashlib.sha256().update, hashlib.sha256().update\n"
+    "a, b = b\"x\" * 2047, b\"x\" * 2048\n"
+    "pn = time.perf_counter_ns\n"
+    "for r in range(reps):\n"
+    "    d = []\n"
+    "    for k in range(5):\n"
+    "        t0 = pn()\n"
+    "        for i in range(calls):\n"
+    "            ua(a)\n"
+    "        t1 = pn()\n"
+    "        for i in range(calls):\n"
+    "            ub(b)\n"
+    "        t2 = pn()\n"
+    "        d.append(((t2 - t1) - (t1 - t0)) / calls)\n"
+    "    print(\"P\", statistics.median(d), flush=True)\n"
+    "def countdown(n):\n"
+    "    while n > 0:\n"
+    "        n -= 1\n"
+    "countdown(cn // 10)\n"
+    "for r in range(reps):\n"
+    "    t0 = pc()\n"
+    "    countdown(cn)\n"
+    "    s = pc() - t0\n"
+    "    ts = [threading.Thread(target=countdown, args=(cn // 2,)) "
+    "for i in range(2)]\n"
+    "    t0 = pc()\n"
+    "    for t in ts:\n"
+    "        t.start()\n"
+    "    for t in ts:\n"
+    "        t.join()\n"
+    "    print(\"S\", s, \"T\", pc() - t0, flush=True)\n"
+    "def task():\n"
+    "    time.sleep(sl)\n"
+    "def io_threads():\n"
+    "    ts = [threading.Thread(target=task) for i in range(ntasks)]\n"
+    "    t0 = pc()\n"
+    "    for t in ts:\n"
+    "        t.start()\n"
+    "    for t in ts:\n"
+    "        t.join()\n"
+    "    return pc() - t0\n"
+    "t0 = pc()\n"
+    "for i in range(ntasks):\n"
+    "    task()\n"
+    "print(\"Q\", pc() - t0, flush=True)\n"
+    "for r in range(reps):\n"
+    "    i = io_threads()\n"
+    "    sp = spinners(1)\n"
+    "    j = io_threads()\n"
+    "    halt(sp)\n"
+    "    print(\"I\", i, \"J\", j, flush=True)\n"
+    "def convoy(k):\n"
+    "    tr, tw = os.pipe()\n"
+    "    ar, aw = os.pipe()\n"
+    "    pid = os.fork()\n"
+    "    if pid == 0:\n"
+    "        os.close(tr)\n"
+    "        os.close(aw)\n"
+    "        try:\n"
+    "            while True:\n"
+    "                time.sleep(tick)\n"
+    "                os.write(tw, struct.pack(\"q\", pn()))\n"
+    "                if not os.read(ar, 1):\n"
+    "                    break\n"
+    "        finally:\n"
+    "            os._exit(0)\n"
+    "    os.close(tw)\n"
+    "    os.close(ar)\n"
+    "    sp = spinners(k)\n"
+    "    lat = []\n"
+    "    t0 = pc()\n"
+    "    end = t0 + cdur\n"
+    "    while pc() < end:\n"
+    "        d = os.read(tr, 8)\n"
+    "        lat.append(pn() - struct.unpack(\"q\", d)[0])\n"
+    "        os.write(aw, b\"x\")\n"
+    "    t1 = pc()\n"
+    "    work = halt(sp)\n"
+    "    os.close(aw)\n"
+    "    os.close(tr)\n"
+    "    os.waitpid(pid, 0)\n"
+    "    return lat, work / (t1 - t0)\n"
+    "sp = spinners(1)\n"
+    "time.sleep(cdur / 2)\n"
+    "solo = halt(sp) / (cdur / 2)\n"
+    "for k in (0, 1, 2):\n"
+    "    lat, w = convoy(k)\n"
+    "    lat.sort()\n"
+    "    n = len(lat)\n"
+    "    if n:\n"
+    "        print(\"C\", k, n, lat[n // 2] / 1e3, lat[n * 90 // 100] / 1e3, "
+    "lat[n * 99 // 100] / 1e3, w / solo if k else 0, flush=True)\n"
+    "def slicer(stop, out):\n"
+    "    last = st = pc()\n"
+    "    s = []\n"
+    "    while not stop[0]:\n"
+    "        t = pc()\n"
+    "        if t - last > 200e-6:\n"
+    "            s.append(last - st)\n"
+    "            st = t\n"
+    "        last = t\n"
+    "    out.append(s[1:])\n"
+    "for iv in (0.005, 0.001):\n"
+    "    sys.setswitchinterval(iv)\n"
+    "    stop, out = [False], []\n"
+    "    ts = [threading.Thread(target=slicer, args=(stop, out)) "
+    "for i in range(2)]\n"
+    "    for t in ts:\n"
+    "        t.start()\n"
+    "    time.sleep(sdur)\n"
+    "    stop[0] = True\n"
+    "    for t in ts:\n"
+    "        t.join()\n"
+    "    s = sorted(x for o in out for x in o)\n"
+    "    if s:\n"
+    "        print(\"L\", iv * 1e3, s[len(s) // 2] * 1e3, len(s) / sdur, "
+    "flush=True)\n";
+
+// Reads one "KEY v ..." line's numbers after the key into v (up to n);
+// returns how many it read.
+static int
+gil_nums(const char *line, double *v, int n)
+{
+    int k = 0;
+    const char *p = line + 1;
+    while (k < n) {
+        char *end;
+        while (*p == ' ' || (*p >= 'A' && *p <= 'Z')) {
+            p++;
+        }
+        double x = strtod(p, &end);
+        if (end == p) {
+            break;
+        }
+        v[k++] = x;
+        p = end;
+    }
+    return k;
+}
+
+// Runs the script with python3, if there is one; the results go under the
+// policy name "python". Returns why it did not run, or NULL.
+static const char *
+python_gil(void)
+{
+    if (system("command -v python3 > /dev/null 2>&1") != 0) {
+        return "skipped: python3 not found";
+    }
+    static char cmd[16384];
+    snprintf(cmd, sizeof(cmd),
+             "python3 -c '%s' %d %llu %llu %d %g %g %g %g 2>/dev/null",
+             py_gil_script, opt.reps, (unsigned long long)opt.py_gil_calls,
+             (unsigned long long)opt.py_gil_countdown, opt.gil_io_tasks,
+             (double)opt.gil_io_sleep_ns / 1e9, opt.py_gil_convoy_s,
+             (double)GIL_TICK_NS / 1e9, opt.py_gil_slice_s);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL) {
+        return "skipped: cannot start python3";
+    }
+    const char *sec = BENCH_SEC_GIL, *py = "python";
+    int got = 0;
+    char line[512];
+    while (fgets(line, sizeof(line), p) != NULL) {
+        double v[8];
+        int k = gil_nums(line, v, 8);
+        if (line[0] == 'P' && k == 1) {
+            result_push(result_get(sec, "pair", py, 1, "ns", "ns"), v[0]);
+        } else if (line[0] == 'S' && k == 2 && v[1] > 0) {
+            result_push(result_get(sec, "cpu", py, 1, "wall_s", "s"), v[0]);
+            result_push(result_get(sec, "cpu", py, 2, "wall_s", "s"), v[1]);
+            result_push(result_get(sec, "cpu", py, 2, "speedup", "x"),
+                        v[0] / v[1]);
+        } else if (line[0] == 'Q' && k == 1) {
+            result_push(result_get(sec, "io_seq", py, 0, "wall_s", "s"), v[0]);
+        } else if (line[0] == 'I' && k == 2) {
+            result_push(result_get(sec, "io", py, 0, "wall_s", "s"), v[0]);
+            result_push(result_get(sec, "io", py, 1, "wall_s", "s"), v[1]);
+        } else if (line[0] == 'C' && k == 6) {
+            int sp = (int)v[0];
+            result_push(result_get(sec, "convoy", py, sp, "n", ""), v[1]);
+            result_push(result_get(sec, "convoy", py, sp, "med_us", "us"),
+                        v[2]);
+            result_push(result_get(sec, "convoy", py, sp, "p90_us", "us"),
+                        v[3]);
+            result_push(result_get(sec, "convoy", py, sp, "p99_us", "us"),
+                        v[4]);
+            if (sp > 0) {
+                result_push(result_get(sec, "convoy", py, sp, "tput_pct", "%"),
+                            v[5] * 100);
+            }
+        } else if (line[0] == 'L' && k == 3) {
+            const char *name = v[0] > 2 ? "slices_5ms" : "slices_1ms";
+            result_push(result_get(sec, name, py, 2, "med_ms", "ms"), v[1]);
+            result_push(result_get(sec, name, py, 2, "handovers_s", "/s"),
+                        v[2]);
+        } else {
+            continue;
+        }
+        got++;
+    }
+    if (pclose(p) != 0 || got == 0) {
+        return "skipped: python3 failed";
+    }
+    // Speed-ups against the sequential run of the same script.
+    double seq = med_of(sec, "io_seq", py, 0, "wall_s");
+    for (int sp = 0; sp <= 1; sp++) {
+        const result *r = result_find(sec, "io", py, sp, "wall_s");
+        for (int i = 0; r != NULL && i < r->n; i++) {
+            result_push(result_get(sec, "io", py, sp, "speedup", "x"),
+                        seq / r->v[i]);
+        }
+    }
+    return NULL;
+}
+
+// One table row: the median of a result, or "-".
+static void
+gil_cell(char *buf, size_t size, const char *name, const char *pol, int thr,
+         const char *metric, const char *fmt)
+{
+    double v = med_of(BENCH_SEC_GIL, name, pol, thr, metric);
+    if (isnan(v)) {
+        snprintf(buf, size, "-");
+    } else {
+        snprintf(buf, size, fmt, v);
+    }
+}
+
+static void
+gil_spread(char *buf, size_t size, const char *name, const char *pol, int thr,
+           const char *metric)
+{
+    snprintf(buf, size, "-");
+    const result *r = result_find(BENCH_SEC_GIL, name, pol, thr, metric);
+    if (r != NULL && r->n > 1) {
+        fmt_spread(buf, size, r);
+    }
+}
+
+// Pushes the run's per-second statistics for a table's last columns.
+static void
+gil_push_counts(const char *name, const char *pol, int thr,
+                const bench_gil_out *o, double secs)
+{
+    const char *sec = BENCH_SEC_GIL;
+    if (secs <= 0) {
+        return;
+    }
+    result_push(result_get(sec, name, pol, thr, "switches_s", "/s"),
+                (double)o->counts.switches / secs);
+    result_push(result_get(sec, name, pol, thr, "drop_requests", ""),
+                (double)o->counts.drop_requests);
+    result_push(result_get(sec, name, pol, thr, "lost_requests", ""),
+                (double)o->counts.lost_requests);
+}
+
+static void
+gil_cpu_part(void)
+{
+    const char *sec = BENCH_SEC_GIL;
+    int cpus[2] = {g_cpus[0], g_cpus[g_ncpu > 1 ? 1 : 0]};
+    bench_gil_cfg cfgs[] = {
+        {.policy = CT_GIL_POLICY_CPYTHON},
+        {.policy = CT_GIL_POLICY_HANDOFF},
+        {.policy = CT_GIL_POLICY_IO_PRIORITY},
+        {.policy = CT_GIL_POLICY_CPYTHON, .disabled = true},
+    };
+    const char *names[] = {"cpython", "handoff", "io_priority", "disabled"};
+    bench_gil_cfg seq_cfg = {.policy = CT_GIL_POLICY_CPYTHON};
+    bench_gil_out o;
+    // Units for a sequential run of about opt.gil_cpu_s.
+    gil_stage("cpu: calibration", 30);
+    uint64_t units = 100000;
+    bench_gil_cpu(&seq_cfg, 1, units, cpus, &o);
+    units = (uint64_t)((double)units * opt.gil_cpu_s /
+                       (o.wall_s > 0 ? o.wall_s : 1e-3));
+    units = units < 1000 ? 1000 : units;
+    opt.gil_cpu_units = units;
+    for (int rep = 0; rep < opt.reps; rep++) {
+        gil_stage("cpu: sequential", 30);
+        bench_gil_cpu(&seq_cfg, 1, units, cpus, &o);
+        double seq = o.wall_s;
+        result_push(result_get(sec, "cpu", "cpython", 1, "wall_s", "s"), seq);
+        for (size_t k = 0; k < sizeof(cfgs) / sizeof(cfgs[0]); k++) {
+            char stage[64];
+            snprintf(stage, sizeof(stage), "cpu: 2 threads, %s", names[k]);
+            gil_stage(stage, 30);
+            bench_gil_cpu(&cfgs[k], 2, units, cpus, &o);
+            result_push(result_get(sec, "cpu", names[k], 2, "wall_s", "s"),
+                        o.wall_s);
+            result_push(result_get(sec, "cpu", names[k], 2, "speedup", "x"),
+                        seq / o.wall_s);
+            gil_push_counts("cpu", names[k], 2, &o, o.wall_s);
+        }
+    }
+    alarm(0);
+}
+
+static void
+gil_io_part(void)
+{
+    const char *sec = BENCH_SEC_GIL;
+    int n = opt.gil_io_tasks;
+    int64_t ns = opt.gil_io_sleep_ns;
+    bench_gil_out o;
+    bench_gil_cfg cpy = {.policy = CT_GIL_POLICY_CPYTHON};
+    gil_stage("io: sequential", 60);
+    bench_gil_io(&cpy, n, ns, true, 0, &o);
+    double seq = o.wall_s;
+    result_push(result_get(sec, "io_seq", "cpython", 0, "wall_s", "s"), seq);
+    static const struct {
+        int policy, spinners;
+    } runs[] = {
+        {CT_GIL_POLICY_CPYTHON, 0},
+        {CT_GIL_POLICY_CPYTHON, 1},
+        {CT_GIL_POLICY_HANDOFF, 1},
+        {CT_GIL_POLICY_IO_PRIORITY, 1},
+    };
+    for (int rep = 0; rep < opt.reps; rep++) {
+        for (size_t k = 0; k < sizeof(runs) / sizeof(runs[0]); k++) {
+            bench_gil_cfg cfg = {.policy = runs[k].policy};
+            const char *pol = gil_policy_names[runs[k].policy];
+            char stage[64];
+            snprintf(stage, sizeof(stage), "io: %d threads + %d spinner, %s", n,
+                     runs[k].spinners, pol);
+            gil_stage(stage, 30);
+            bench_gil_io(&cfg, n, ns, false, runs[k].spinners, &o);
+            int sp = runs[k].spinners;
+            result_push(result_get(sec, "io", pol, sp, "wall_s", "s"),
+                        o.wall_s);
+            result_push(result_get(sec, "io", pol, sp, "speedup", "x"),
+                        seq / o.wall_s);
+            gil_push_counts("io", pol, sp, &o, o.wall_s);
+        }
+    }
+    alarm(0);
+}
+
+// The convoy's loads: policy, spinners (the I/O thread always runs).
+static const struct {
+    int policy, spinners;
+} gil_convoy_runs[] = {
+    {CT_GIL_POLICY_CPYTHON, 0},     {CT_GIL_POLICY_CPYTHON, 1},
+    {CT_GIL_POLICY_HANDOFF, 1},     {CT_GIL_POLICY_IO_PRIORITY, 1},
+    {CT_GIL_POLICY_CPYTHON, 2},     {CT_GIL_POLICY_HANDOFF, 2},
+    {CT_GIL_POLICY_IO_PRIORITY, 2},
+};
+#define GIL_CONVOY_RUNS (sizeof(gil_convoy_runs) / sizeof(gil_convoy_runs[0]))
+
+static void
+gil_convoy_part(void)
+{
+    const char *sec = BENCH_SEC_GIL;
+    int64_t dur = (int64_t)(opt.gil_convoy_s * 1e9);
+    bench_gil_out o;
+    int64_t *pool[GIL_CONVOY_RUNS] = {0};
+    size_t npool[GIL_CONVOY_RUNS] = {0};
+    for (int rep = 0; rep < opt.reps; rep++) {
+        // The spinner alone: its solo throughput, which the loads compare
+        // against.
+        bench_gil_cfg cpy = {.policy = CT_GIL_POLICY_CPYTHON};
+        gil_stage("convoy: solo spinner", 30);
+        bench_gil_convoy(&cpy, false, 1, dur, GIL_TICK_NS, NULL, &o);
+        free(o.lat_ns);
+        result_push(
+            result_get(sec, "convoy_solo", "cpython", 1, "units_s", "units/s"),
+            o.units_per_s);
+    }
+    double solo = med_of(sec, "convoy_solo", "cpython", 1, "units_s");
+    for (int rep = 0; rep < opt.reps; rep++) {
+        for (size_t k = 0; k < GIL_CONVOY_RUNS; k++) {
+            bench_gil_cfg cfg = {.policy = gil_convoy_runs[k].policy};
+            const char *pol = gil_policy_names[cfg.policy];
+            int sp = gil_convoy_runs[k].spinners;
+            char stage[64];
+            snprintf(stage, sizeof(stage), "convoy: %d spinners, %s", sp, pol);
+            gil_stage(stage, 30);
+            bench_gil_convoy(&cfg, true, sp, dur, GIL_TICK_NS, NULL, &o);
+            double med, p90, p99, max;
+            gil_percentiles(o.lat_ns, o.nlat, &med, &p90, &p99, &max);
+            result_push(result_get(sec, "convoy", pol, sp, "rep_med_us", "us"),
+                        med / 1e3);
+            result_push(result_get(sec, "convoy", pol, sp, "rep_p99_us", "us"),
+                        p99 / 1e3);
+            if (sp > 0) {
+                result_push(result_get(sec, "convoy", pol, sp, "tput_pct", "%"),
+                            o.units_per_s / solo * 100);
+            }
+            gil_push_counts("convoy", pol, sp, &o, (double)dur / 1e9);
+            int64_t *grown =
+                realloc(pool[k], (npool[k] + o.nlat + 1) * sizeof(int64_t));
+            if (grown == NULL) {
+                bench_fail("realloc", -ENOMEM);
+            }
+            pool[k] = grown;
+            memcpy(pool[k] + npool[k], o.lat_ns, o.nlat * sizeof(int64_t));
+            npool[k] += o.nlat;
+            free(o.lat_ns);
+        }
+    }
+    alarm(0);
+    // The pooled figures, as CPython's were taken (one value each).
+    for (size_t k = 0; k < GIL_CONVOY_RUNS; k++) {
+        const char *pol = gil_policy_names[gil_convoy_runs[k].policy];
+        int sp = gil_convoy_runs[k].spinners;
+        double med, p90, p99, max;
+        gil_percentiles(pool[k], npool[k], &med, &p90, &p99, &max);
+        result_push(result_get(sec, "convoy", pol, sp, "n", ""),
+                    (double)npool[k]);
+        result_push(result_get(sec, "convoy", pol, sp, "med_us", "us"),
+                    med / 1e3);
+        result_push(result_get(sec, "convoy", pol, sp, "p90_us", "us"),
+                    p90 / 1e3);
+        result_push(result_get(sec, "convoy", pol, sp, "p99_us", "us"),
+                    p99 / 1e3);
+        result_push(result_get(sec, "convoy", pol, sp, "max_us", "us"),
+                    max / 1e3);
+        free(pool[k]);
+    }
+}
+
+// Slices: pinned (spinner i on CPU i: the target) and unpinned (for
+// information: two spinners that the scheduler puts on one CPU wait for
+// each other's scheduler slice, not only for the GIL).
+static void
+gil_slices_part(void)
+{
+    const char *sec = BENCH_SEC_GIL;
+    int64_t dur = (int64_t)(opt.gil_slice_s * 1e9);
+    int cpus[2] = {g_cpus[0], g_cpus[g_ncpu > 1 ? 1 : 0]};
+    bench_gil_out o;
+    for (int rep = 0; rep < opt.reps; rep++) {
+        for (int k = 0; k < 4; k++) {
+            const char *name = k % 2 == 0 ? "slices_5ms" : "slices_1ms";
+            const char *mode = k < 2 ? "diff" : "unpinned";
+            int64_t iv = k % 2 == 0 ? CT_MILLIS(5) : CT_MILLIS(1);
+            gil_stage(name, 30);
+            bench_gil_slices(iv, 2, dur, k < 2 ? cpus : NULL, &o);
+            result_push(result_get(sec, name, mode, 2, "med_ms", "ms"),
+                        o.slice_med_ns / 1e6);
+            result_push(result_get(sec, name, mode, 2, "p10_ms", "ms"),
+                        o.slice_p10_ns / 1e6);
+            result_push(result_get(sec, name, mode, 2, "p90_ms", "ms"),
+                        o.slice_p90_ns / 1e6);
+            result_push(result_get(sec, name, mode, 2, "handovers_s", "/s"),
+                        o.handovers_s);
+        }
+    }
+    alarm(0);
+}
+
+static void
+section_gil(void)
+{
+    const char *sec = BENCH_SEC_GIL;
+    char how[1024];
+    snprintf(how, sizeof(how),
+             "ct_gil beside CPython (python3, this run) on the shapes of "
+             "shared/reference/gil.md section 4; median of %d reps. A CPU "
+             "unit = 100 LCG steps + one ct_gil_yield_point (~100 ns); "
+             "CPU-bound threads pinned to CPUs %d and %d, the other shapes "
+             "unpinned as CPython's were; default interval 5 ms",
+             opt.reps, g_cpus[0], g_cpus[g_ncpu > 1 ? 1 : 0]);
+    section_header("10. GIL", how);
+
+    printf("\n  uncontended: ns per operation, 1 worker pinned to CPU %d, "
+           "nobody else touches the GIL; median of %d reps of ~%.3f s:\n",
+           g_cpus[0], opt.reps, opt.loop_s);
+    gil_stage("uncontended loops", 120);
+    run_loop_section(bench_gil_cases, BENCH_SEC_GIL_PAIR);
+    alarm(0);
+    print_loop_table(bench_gil_cases, BENCH_SEC_GIL_PAIR, "ns/op",
+                     "pthread_mutex");
+
+    gil_cpu_part();
+    gil_io_part();
+    gil_convoy_part();
+    gil_slices_part();
+    const bench_case py_case = {.name = "python_gil"};
+    const char *py_why = "not selected";
+    if (case_selected(&py_case)) {
+        gil_stage("python3", 120);
+        py_why = python_gil();
+        alarm(0);
+    }
+    const char *pyn = py_why ? py_why : "python3 (GIL)";
+
+    char a[32], b[32], c[32], d[32], e[32], f[32], s1[16];
+    printf("\n  CPU-bound: %llu units (~%.2f s sequential) split over the "
+           "threads; wall s; speed-up = sequential / threaded, each rep "
+           "against its own sequential run (Python: countdown(%llu), pure "
+           "Python, unpinned):\n",
+           (unsigned long long)opt.gil_cpu_units, opt.gil_cpu_s,
+           (unsigned long long)opt.py_gil_countdown);
+    printf("  %-22s %-11s %9s %7s %9s %11s %9s\n", "run", "policy", "wall s",
+           "spread", "speed-up", "switches/s", "lost req");
+    static const struct {
+        const char *label, *pol;
+        int thr;
+    } cpu_rows[] = {
+        {"sequential", "cpython", 1},
+        {"2 threads", "cpython", 2},
+        {"2 threads", "handoff", 2},
+        {"2 threads", "io_priority", 2},
+        {"2 threads, no GIL", "disabled", 2},
+        {"python sequential", "python", 1},
+        {"python 2 threads", "python", 2},
+    };
+    for (size_t i = 0; i < sizeof(cpu_rows) / sizeof(cpu_rows[0]); i++) {
+        const char *pol = cpu_rows[i].pol;
+        int thr = cpu_rows[i].thr;
+        gil_cell(a, sizeof(a), "cpu", pol, thr, "wall_s", "%.3f");
+        gil_spread(s1, sizeof(s1), "cpu", pol, thr, "wall_s");
+        gil_cell(b, sizeof(b), "cpu", pol, thr, "speedup", "%.2fx");
+        gil_cell(c, sizeof(c), "cpu", pol, thr, "switches_s", "%.0f");
+        gil_cell(d, sizeof(d), "cpu", pol, thr, "lost_requests", "%.0f");
+        printf("  %-22s %-11s %9s %7s %9s %11s %9s\n", cpu_rows[i].label,
+               strcmp(pol, "python") == 0 ? "-" : pol, a, s1, b, c, d);
+    }
+
+    printf("\n  I/O-bound: %d tasks, each taking the GIL and sleeping %.0f ms "
+           "inside CT_GIL_RELEASE_AROUND (Python: time.sleep), a thread "
+           "each, beside 0 or 1 CPU-bound spinner; sequential: one thread, "
+           "one run; speed-up = sequential / threaded:\n",
+           opt.gil_io_tasks, (double)opt.gil_io_sleep_ns / 1e6);
+    printf("  %-22s %-11s %9s %7s %9s %11s %9s\n", "run", "policy", "wall s",
+           "spread", "speed-up", "switches/s", "lost req");
+    static const struct {
+        const char *label, *name, *pol;
+        int sp;
+    } io_rows[] = {
+        {"sequential", "io_seq", "cpython", 0},
+        {"threads", "io", "cpython", 0},
+        {"threads + 1 spinner", "io", "cpython", 1},
+        {"threads + 1 spinner", "io", "handoff", 1},
+        {"threads + 1 spinner", "io", "io_priority", 1},
+        {"python sequential", "io_seq", "python", 0},
+        {"python threads", "io", "python", 0},
+        {"python + 1 spinner", "io", "python", 1},
+    };
+    for (size_t i = 0; i < sizeof(io_rows) / sizeof(io_rows[0]); i++) {
+        const char *n = io_rows[i].name, *pol = io_rows[i].pol;
+        int sp = io_rows[i].sp;
+        gil_cell(a, sizeof(a), n, pol, sp, "wall_s", "%.3f");
+        gil_spread(s1, sizeof(s1), n, pol, sp, "wall_s");
+        gil_cell(b, sizeof(b), n, pol, sp, "speedup", "%.1fx");
+        gil_cell(c, sizeof(c), n, pol, sp, "switches_s", "%.0f");
+        gil_cell(d, sizeof(d), n, pol, sp, "lost_requests", "%.0f");
+        printf("  %-22s %-11s %9s %7s %9s %11s %9s\n", io_rows[i].label,
+               strcmp(pol, "python") == 0 ? "-" : pol, a, s1, b, c, d);
+    }
+
+    printf("\n  convoy: a GIL-less peer thread sleeps %.0f ms, writes its "
+           "clock to a pipe and waits for an ack; the I/O thread reads it "
+           "inside CT_GIL_RELEASE_AROUND; latency = write to GIL held "
+           "again, us, pooled over %d reps of %.2f s (Python: a forked "
+           "peer, os.read, %.2f s per load); spinner work = the spinners' "
+           "units/s as %% of one spinner alone:\n",
+           (double)GIL_TICK_NS / 1e6, opt.reps, opt.gil_convoy_s,
+           opt.py_gil_convoy_s);
+    printf("  %-12s %-11s %6s %9s %9s %9s %9s %8s %8s %8s\n", "spinners",
+           "policy", "ticks", "median", "p90", "p99", "max", "work %",
+           "drop req", "lost");
+    for (size_t i = 0; i <= GIL_CONVOY_RUNS + 2; i++) {
+        bool py = i >= GIL_CONVOY_RUNS;
+        const char *pol =
+            py ? "python" : gil_policy_names[gil_convoy_runs[i].policy];
+        int sp = py ? (int)(i - GIL_CONVOY_RUNS) : gil_convoy_runs[i].spinners;
+        gil_cell(a, sizeof(a), "convoy", pol, sp, "n", "%.0f");
+        gil_cell(b, sizeof(b), "convoy", pol, sp, "med_us", "%.1f");
+        gil_cell(c, sizeof(c), "convoy", pol, sp, "p90_us", "%.1f");
+        gil_cell(d, sizeof(d), "convoy", pol, sp, "p99_us", "%.1f");
+        gil_cell(e, sizeof(e), "convoy", pol, sp, "max_us", "%.1f");
+        gil_cell(f, sizeof(f), "convoy", pol, sp, "tput_pct", "%.1f");
+        char dr[32], lr[32], lab[24];
+        gil_cell(dr, sizeof(dr), "convoy", pol, sp, "drop_requests", "%.0f");
+        gil_cell(lr, sizeof(lr), "convoy", pol, sp, "lost_requests", "%.0f");
+        snprintf(lab, sizeof(lab), "%s%d", py ? "python " : "", sp);
+        printf("  %-12s %-11s %6s %9s %9s %9s %9s %8s %8s %8s\n", lab,
+               py ? "-" : pol, a, b, c, d, e, f, dr, lr);
+    }
+
+    printf("\n  hold slices: 2 spinners, CPython policy, %.2f s per rep, "
+           "from ct_gil_trace_read (the first hold and the ones cut by the "
+           "stop left out); diff = spinner i on CPU i, unpinned = the "
+           "scheduler's choice; Python: 2 spinners, unpinned, a gap > "
+           "200 us between two perf_counter() reads = off the GIL:\n",
+           opt.gil_slice_s);
+    printf("  %-10s %-18s %9s %7s %9s %9s %11s\n", "interval", "who",
+           "median ms", "spread", "p10 ms", "p90 ms", "handovers/s");
+    static const char *const slice_who[][2] = {
+        {"diff", "ct_gil diff"},
+        {"unpinned", "ct_gil unpinned"},
+        {"python", "python"},
+    };
+    for (int k = 0; k < 6; k++) {
+        const char *name = k % 2 == 0 ? "slices_5ms" : "slices_1ms";
+        const char *mode = slice_who[k / 2][0];
+        gil_cell(a, sizeof(a), name, mode, 2, "med_ms", "%.3f");
+        gil_spread(s1, sizeof(s1), name, mode, 2, "med_ms");
+        gil_cell(b, sizeof(b), name, mode, 2, "p10_ms", "%.3f");
+        gil_cell(c, sizeof(c), name, mode, 2, "p90_ms", "%.3f");
+        gil_cell(d, sizeof(d), name, mode, 2, "handovers_s", "%.0f");
+        printf("  %-10s %-18s %9s %7s %9s %9s %11s\n",
+               k % 2 == 0 ? "5 ms" : "1 ms", slice_who[k / 2][1], a, s1, b, c,
+               d);
+    }
+
+    print_cmp_header();
+    // 1. Uncontended pair; Python's figure is a proxy (see the script), or
+    // the reference's when python3 did not run.
+    double py_pair = med_of(sec, "pair", "python", 1, "ns");
+    bool pair_ref = isnan(py_pair);
+    compare(sec, "ct_gil release+acquire (pair)",
+            med_of(BENCH_SEC_GIL_PAIR, "ct_gil_pair", "same", 0, "ns"), "ns",
+            pair_ref ? "CPython ref (gil.md)" : "python sha256 proxy",
+            pair_ref ? 49 : py_pair, false, T_LE, 20,
+            pair_ref ? "reference figure, not this run"
+                     : "proxy has a hash lock too; gil.md 30-50");
+    compare(sec, "ct_gil yield point, nobody waits",
+            med_of(BENCH_SEC_GIL_PAIR, "ct_gil_yield_point", "same", 0, "ns"),
+            "ns", "empty_loop",
+            med_of(BENCH_SEC_GIL_PAIR, "empty_loop", "same", 0, "ns"), false,
+            T_NONE, 0, "one relaxed load + compare");
+    // 2. CPU-bound.
+    compare(sec, "CPU 2 threads GIL vs sequential",
+            med_of(sec, "cpu", "cpython", 2, "speedup"), "x", "python",
+            med_of(sec, "cpu", "python", 2, "speedup"), false, T_GE, 0.95,
+            py_why ? pyn : "CPython here: 0.95x");
+    compare(sec, "CPU 2 threads hand-off vs sequential",
+            med_of(sec, "cpu", "handoff", 2, "speedup"), "x", "python",
+            med_of(sec, "cpu", "python", 2, "speedup"), false, T_NONE, 0,
+            py_why);
+    compare(sec, "CPU 2 threads no GIL vs sequential",
+            med_of(sec, "cpu", "disabled", 2, "speedup"), "x", NULL, NAN, false,
+            T_GE, g_ncpu > 1 ? 1.8 : 0.9,
+            g_ncpu > 1 ? "CPython 2 processes: 1.83x (gil.md)"
+                       : "only 1 CPU: target 0.9");
+    // 3. I/O-bound.
+    compare(sec, "I/O threads vs sequential",
+            med_of(sec, "io", "cpython", 0, "speedup"), "x", "python",
+            med_of(sec, "io", "python", 0, "speedup"), false,
+            opt.quick ? T_NONE : T_GE, 19,
+            opt.quick ? "--quick: fewer, shorter tasks" : py_why);
+    compare(sec, "I/O + spinner, CPython policy",
+            med_of(sec, "io", "cpython", 1, "speedup"), "x", "python",
+            med_of(sec, "io", "python", 1, "speedup"), false, T_NONE, 0,
+            py_why ? pyn : "about as CPython (8.4x in gil.md)");
+    compare(sec, "I/O + spinner, I/O priority",
+            med_of(sec, "io", "io_priority", 1, "speedup"), "x", "python",
+            med_of(sec, "io", "python", 1, "speedup"), false,
+            opt.quick ? T_NONE : T_GE, 15,
+            opt.quick ? "--quick: fewer, shorter tasks" : py_why);
+    compare(sec, "I/O + spinner, hand-off",
+            med_of(sec, "io", "handoff", 1, "speedup"), "x", "python",
+            med_of(sec, "io", "python", 1, "speedup"), false, T_NONE, 0,
+            py_why);
+    // 4. Convoy (pooled latencies).
+    compare(sec, "convoy alone, median",
+            med_of(sec, "convoy", "cpython", 0, "med_us"), "us", "python",
+            med_of(sec, "convoy", "python", 0, "med_us"), false, T_NONE, 0,
+            py_why);
+    compare(sec, "convoy 1 spinner CPython, median",
+            med_of(sec, "convoy", "cpython", 1, "med_us"), "us", "python",
+            med_of(sec, "convoy", "python", 1, "med_us"), false, T_NONE, 0,
+            py_why ? pyn : "about one interval (CPython 5168 us)");
+    compare(sec, "convoy 1 spinner CPython, p99",
+            med_of(sec, "convoy", "cpython", 1, "p99_us"), "us", "python",
+            med_of(sec, "convoy", "python", 1, "p99_us"), false, T_NONE, 0,
+            py_why ? pyn : "CPython 9236 us");
+    compare(sec, "convoy 1 spinner I/O prio, median",
+            med_of(sec, "convoy", "io_priority", 1, "med_us"), "us", "python",
+            med_of(sec, "convoy", "python", 1, "med_us"), false, T_LE, 500,
+            py_why);
+    compare(sec, "convoy 1 spinner I/O prio, p99",
+            med_of(sec, "convoy", "io_priority", 1, "p99_us"), "us", "python",
+            med_of(sec, "convoy", "python", 1, "p99_us"), false, T_LE, 1000,
+            py_why);
+    compare(sec, "convoy 1 spinner I/O prio, CPU work",
+            med_of(sec, "convoy", "io_priority", 1, "tput_pct"), "%", "python",
+            med_of(sec, "convoy", "python", 1, "tput_pct"), false, T_GE, 90,
+            py_why ? pyn : "% of the spinner alone");
+    compare(sec, "convoy 2 spinners CPython, p99",
+            med_of(sec, "convoy", "cpython", 2, "p99_us"), "us", "python",
+            med_of(sec, "convoy", "python", 2, "p99_us"), false, T_NONE, 0,
+            py_why ? pyn : "CPython 66024 us");
+    compare(sec, "convoy 2 spinners hand-off, p99",
+            med_of(sec, "convoy", "handoff", 2, "p99_us"), "us", "python",
+            med_of(sec, "convoy", "python", 2, "p99_us"), false, T_LE, 10000,
+            py_why ? pyn : "<= 2 intervals");
+    // 5. Slices: the median hold against the interval.
+    compare(sec, "slice median, 5 ms interval, diff",
+            med_of(sec, "slices_5ms", "diff", 2, "med_ms"), "ms", "interval", 5,
+            true, T_WITHIN, 0.1, g_ncpu > 1 ? NULL : "only 1 CPU");
+    compare(sec, "slice median, 1 ms interval, diff",
+            med_of(sec, "slices_1ms", "diff", 2, "med_ms"), "ms", "interval", 1,
+            true, T_WITHIN, 0.1, g_ncpu > 1 ? NULL : "only 1 CPU");
+    compare(sec, "slice median 5 ms unpinned vs Python",
+            med_of(sec, "slices_5ms", "unpinned", 2, "med_ms"), "ms", "python",
+            med_of(sec, "slices_5ms", "python", 2, "med_ms"), true, T_NONE, 0,
+            py_why);
+    compare(sec, "slice median 1 ms unpinned vs Python",
+            med_of(sec, "slices_1ms", "unpinned", 2, "med_ms"), "ms", "python",
+            med_of(sec, "slices_1ms", "python", 2, "med_ms"), true, T_NONE, 0,
+            py_why);
+}
+
 // ---- Sizes ----------------------------------------------------------------
 
 static size_t
@@ -2591,7 +3403,12 @@ write_json(const char *path)
             "\"exec_rounds\": %llu, \"exec_idle_rounds\": %llu, "
             "\"exec_pause_us\": %g, \"python_exec_tasks\": %llu, "
             "\"python_exec_rounds\": %llu, \"python_exec_idle_rounds\": "
-            "%llu},\n",
+            "%llu, \"gil_cpu_s\": %g, \"gil_cpu_units\": %llu, "
+            "\"gil_io_tasks\": %d, \"gil_io_sleep_ms\": %g, "
+            "\"gil_convoy_s\": %g, \"gil_tick_ms\": %g, \"gil_slice_s\": "
+            "%g, \"python_gil_calls\": %llu, \"python_gil_countdown\": "
+            "%llu, \"python_gil_convoy_s\": %g, \"python_gil_slice_s\": "
+            "%g},\n",
             opt.reps, opt.quick ? "true" : "false", opt.loop_s, opt.contended_s,
             opt.pingpong_s, (double)opt.burn_ns / 1e6, opt.thread_s,
             opt.threads != 0 ? opt.threads : BENCH_BATCH_MAX, opt.queue_s,
@@ -2600,7 +3417,13 @@ write_json(const char *path)
             (unsigned long long)opt.exec_idle_rounds, EXEC_PAUSE_NS / 1e3,
             (unsigned long long)opt.py_exec_tasks,
             (unsigned long long)opt.py_exec_rounds,
-            (unsigned long long)opt.py_exec_idle_rounds);
+            (unsigned long long)opt.py_exec_idle_rounds, opt.gil_cpu_s,
+            (unsigned long long)opt.gil_cpu_units, opt.gil_io_tasks,
+            (double)opt.gil_io_sleep_ns / 1e6, opt.gil_convoy_s,
+            (double)GIL_TICK_NS / 1e6, opt.gil_slice_s,
+            (unsigned long long)opt.py_gil_calls,
+            (unsigned long long)opt.py_gil_countdown, opt.py_gil_convoy_s,
+            opt.py_gil_slice_s);
     fputs("  \"results\": [\n", f);
     for (size_t i = 0; i < g_nresults; i++) {
         const result *r = &g_results[i];
@@ -2741,7 +3564,8 @@ list_cases(void)
 {
     const bench_case *tables[] = {bench_lock_cases,   bench_wake_cases,
                                   bench_notify_cases, bench_thread_cases,
-                                  bench_queue_cases,  bench_executor_cases};
+                                  bench_queue_cases,  bench_executor_cases,
+                                  bench_gil_cases};
     for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
         for (const bench_case *c = tables[t]; c->name != NULL; c++) {
             const char *why = case_skip_reason(c);
@@ -2832,6 +3656,15 @@ main(int argc, char **argv)
         opt.py_exec_tasks = 5000;
         opt.py_exec_rounds = 200;
         opt.py_exec_idle_rounds = 50;
+        opt.gil_cpu_s = 0.03;
+        opt.gil_io_tasks = 5;
+        opt.gil_io_sleep_ns = 20000000;
+        opt.gil_convoy_s = 0.1;
+        opt.gil_slice_s = 0.1;
+        opt.py_gil_calls = 2000;
+        opt.py_gil_countdown = 1000000;
+        opt.py_gil_convoy_s = 0.1;
+        opt.py_gil_slice_s = 0.1;
     } else {
         opt.loop_s = 0.1;
         opt.contended_s = 0.5;
@@ -2846,6 +3679,15 @@ main(int argc, char **argv)
         opt.py_exec_tasks = 100000;
         opt.py_exec_rounds = 2000;
         opt.py_exec_idle_rounds = 500;
+        opt.gil_cpu_s = 0.25;
+        opt.gil_io_tasks = 20;
+        opt.gil_io_sleep_ns = 100000000;
+        opt.gil_convoy_s = 0.3;
+        opt.gil_slice_s = 0.3;
+        opt.py_gil_calls = 20000;
+        opt.py_gil_countdown = 10000000;
+        opt.py_gil_convoy_s = 0.6;
+        opt.py_gil_slice_s = 0.4;
     }
     if (!opt.instr_table_set) {
         // ~25 valgrind runs of ~0.5 s: on by default, but not in --quick.
@@ -2885,6 +3727,9 @@ main(int argc, char **argv)
     }
     if (want("executor")) {
         section_executor();
+    }
+    if (want("gil")) {
+        section_gil();
     }
     print_summary();
     if (opt.json != NULL) {
