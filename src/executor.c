@@ -37,6 +37,7 @@
 
 #include "future_impl.h"
 #include "list.h"
+#include "lock_impl.h"
 #include "platform/platform.h"
 #include "sync/atomic.h"
 #include "sync/deadline.h"
@@ -78,14 +79,6 @@ static uint32_t prefix_counter;
 // The executor whose worker the calling thread is (NULL: none).
 static _Thread_local ct_executor *self_pool
     __attribute__((tls_model("initial-exec")));
-
-// Takes a lock without a timeout, which cannot fail.
-static void
-hold(ct_lock *lock)
-{
-    int rc = ct_lock_acquire(lock, CT_FOREVER);
-    (void)rc;
-}
 
 // --- Waking ------------------------------------------------------------------
 
@@ -261,7 +254,7 @@ static int
 spawn(ct_executor *ex, int64_t pending)
 {
     int rc = 0;
-    hold(&ex->spawn_lock);
+    ct__lock_hold(&ex->spawn_lock);
     int n = ex->nthreads;
     if (!ex->shut && n < ex->max_workers && pending > n) {
         char name[PREFIX_MAX + 16];
@@ -306,7 +299,7 @@ release(ct_executor *ex)
 static void
 join_workers(ct_executor *ex)
 {
-    hold(&ex->spawn_lock);
+    ct__lock_hold(&ex->spawn_lock);
     int n = ex->nthreads;
     (void)ct_lock_release(&ex->spawn_lock);
     for (int i = 0; i < n; i++) {
@@ -321,7 +314,7 @@ join_workers(ct_executor *ex)
 static void
 at_shutdown(void)
 {
-    hold(&reg_lock);
+    ct__lock_hold(&reg_lock);
     exiting = true;
     ct_executor *list = reg_head;
     reg_head = NULL;
@@ -346,7 +339,7 @@ at_shutdown(void)
 static void
 before_fork(void)
 {
-    hold(&reg_lock);
+    ct__lock_hold(&reg_lock);
 }
 
 static void
@@ -421,7 +414,7 @@ ct_executor_new(ct_executor **ex, const ct_executor_opts *opts)
                  ? CT_ENOMEM
                  : ct_queue_new(&e->queue, CT_QUEUE_FIFO, 0);
     if (rc == 0) {
-        hold(&reg_lock);
+        ct__lock_hold(&reg_lock);
         if (exiting) {
             rc = CT_ESHUTDOWN;
         } else {
@@ -544,7 +537,7 @@ ct_executor_shutdown(ct_executor *ex, bool wait, bool cancel_futures)
     // The queue first: a put that still succeeds came before, and its
     // submit's spawn() saw `shut` clear, so a worker exists to run it.
     (void)ct_queue_shutdown(ex->queue, false);
-    hold(&ex->spawn_lock);
+    ct__lock_hold(&ex->spawn_lock);
     ex->shut = true;
     (void)ct_lock_release(&ex->spawn_lock);
     if (cancel_futures) {
@@ -572,7 +565,7 @@ ct_executor_free(ct_executor *ex)
     if (rc != 0) {
         return rc; // CT_EDEADLK: one of its own workers
     }
-    hold(&reg_lock);
+    ct__lock_hold(&reg_lock);
     if (ex->listed) {
         CT__LIST_REMOVE(&reg_head, ex);
         ex->listed = false;

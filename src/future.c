@@ -32,6 +32,7 @@
 
 #include "future_impl.h"
 #include "list.h"
+#include "lock_impl.h"
 #include "sync/atomic.h"
 #include "sync/deadline.h"
 #include "sync/parking_lot.h"
@@ -76,14 +77,6 @@ struct ct__flistener {
     void (*notify)(ct__flistener *self, ct_future *f);
     bool linked;
 };
-
-// Takes a lock without a timeout, which cannot fail.
-static void
-hold(ct_lock *lock)
-{
-    int rc = ct_lock_acquire(lock, CT_FOREVER);
-    (void)rc;
-}
 
 // --- Memory ------------------------------------------------------------------
 
@@ -130,7 +123,7 @@ future_destroy(ct_future *f)
     }
 #ifdef CT_DEBUG
     ct__store_relaxed(&f->magic, MAGIC_DEAD);
-    hold(&quarantine_lock);
+    ct__lock_hold(&quarantine_lock);
     ct_future *old = quarantine[quarantine_next];
     quarantine[quarantine_next] = f;
     quarantine_next = (quarantine_next + 1) % QUARANTINE;
@@ -226,7 +219,7 @@ notify_done(ct_future *f, uint64_t old, int64_t *busy)
     // it); callbacks run after it, oldest first, since they are user code
     // that may call into this future.
     ct__flistener *callbacks = NULL;
-    hold(&f->lock);
+    ct__lock_hold(&f->lock);
     ct__flistener *n = f->listeners;
     f->listeners = NULL;
     while (n != NULL) {
@@ -549,7 +542,7 @@ ct_future_exception(ct_future *future, int *code, ct_duration timeout)
 static bool
 listen(ct_future *f, ct__flistener *n)
 {
-    hold(&f->lock);
+    ct__lock_hold(&f->lock);
     uint64_t v = ct__load_relaxed(&f->word);
     for (;;) {
         if (is_done(v)) {
@@ -573,7 +566,7 @@ listen(ct_future *f, ct__flistener *n)
 static void
 unlisten(ct_future *f, ct__flistener *n)
 {
-    hold(&f->lock);
+    ct__lock_hold(&f->lock);
     if (n->linked) {
         CT__LIST_REMOVE(&f->listeners, n);
         n->linked = false;

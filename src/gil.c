@@ -30,6 +30,7 @@
 #include <cthreading/lock.h>
 
 #include "list.h"
+#include "lock_impl.h"
 #include "platform/platform.h"
 #include "sync/atomic.h"
 #include "sync/deadline.h"
@@ -84,13 +85,6 @@ static _Thread_local struct {
     gil_thread *rec;
 } cache __attribute__((tls_model("initial-exec")));
 
-static void
-hold(ct_lock *lock)
-{
-    int rc = ct_lock_acquire(lock, CT_FOREVER);
-    (void)rc;
-}
-
 static inline void
 bump(uint64_t *x, uint64_t v)
 {
@@ -140,7 +134,7 @@ record(ct_gil *g, bool create)
         return cache.rec;
     }
     uintptr_t me = ct__thread_id();
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     gil_thread *r = g->threads;
     while (r != NULL && r->ident != me) {
         r = r->next;
@@ -173,7 +167,7 @@ record(ct_gil *g, bool create)
 static void
 before_fork(void)
 {
-    hold(&reg_lock);
+    ct__lock_hold(&reg_lock);
 }
 
 static void
@@ -251,7 +245,7 @@ ct_gil_new(ct_gil **g, const ct_gil_opts *opts)
         }
         n->trace_cap = opts->trace_capacity;
     }
-    hold(&reg_lock);
+    ct__lock_hold(&reg_lock);
     CT__LIST_PUSH(&reg_head, n);
     (void)ct_lock_release(&reg_lock);
     *g = n;
@@ -266,7 +260,7 @@ ct_gil_free(ct_gil *g)
     }
     bool busy =
         ct__load_acquire(&g->state) != 0 || ct__load_acquire(&g->waiting) != 0;
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     for (gil_thread *r = g->threads; r != NULL && !busy; r = r->next) {
         busy = ct__load_relaxed(&r->holding);
     }
@@ -274,7 +268,7 @@ ct_gil_free(ct_gil *g)
     if (busy) {
         return CT_ESTATE;
     }
-    hold(&reg_lock);
+    ct__lock_hold(&reg_lock);
     CT__LIST_REMOVE(&reg_head, g);
     (void)ct_lock_release(&reg_lock);
     ct_local_destroy(&g->key); // runs on_thread_exit on each: none holds
@@ -426,17 +420,19 @@ interval_passed(park_state *ps)
     bool held = (ct__load_relaxed(&g->state) & LOCKED) != 0;
     bool switched = now_switch != ps->seen;
     ps->seen = now_switch;
-    if (held && !switched) {
-        ask(ps);
-    } else if (held && ps->handoff) {
-        // A queued waiter keeps its turn, so it keeps its clock too: the
-        // new holder's slice began at switch_at, and the waiter asks one
-        // interval after that, not a full interval from now (which, with
-        // switches at every interval, could put it off again and again).
+    if (held && ps->handoff) {
+        // A queued waiter keeps its turn, so it keeps its clock too: it
+        // asks once the holder's slice, which began at switch_at (set again
+        // by the taker when it runs, so a taker slow to wake still gets its
+        // slice), has lasted an interval; not a full interval from now
+        // (which, with switches at every interval, could put it off again
+        // and again).
         int64_t due = ct__load_relaxed(&g->switch_at) + interval;
         if (due > ct__clock_now_ns()) {
             return due;
         }
+        ask(ps);
+    } else if (held && !switched) {
         ask(ps);
     }
     return ct__deadline_after(interval);
@@ -605,7 +601,7 @@ validate_switch(void *arg)
 static void
 trace_span(ct_gil *g, gil_thread *r, int64_t end)
 {
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     ct_gil_span *s = &g->trace[g->trace_n % g->trace_cap];
     s->ident = r->ident;
     s->start_ns = r->acquired_at;
@@ -793,7 +789,7 @@ ct_gil_stats(ct_gil *g, ct_gil_statistics *s)
     if (!g->stats) {
         return 0;
     }
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     // Oldest record first: the list is newest first.
     size_t n = 0;
     for (gil_thread *r = g->threads; r != NULL; r = r->next) {
@@ -822,7 +818,7 @@ ct_gil_stats_reset(ct_gil *g)
     if (g == NULL) {
         return CT_EINVAL;
     }
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     for (gil_thread *r = g->threads; r != NULL; r = r->next) {
         uint64_t *w = (uint64_t *)(void *)&r->c;
         for (size_t k = 0; k < sizeof r->c / sizeof *w; k++) {
@@ -843,7 +839,7 @@ ct_gil_trace_read(ct_gil *g, ct_gil_span *buf, size_t cap)
     if (g == NULL || buf == NULL || g->trace == NULL) {
         return 0;
     }
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     uint64_t n = g->trace_n;
     uint64_t have = n < g->trace_cap ? n : g->trace_cap;
     uint64_t first = n - have;
@@ -861,7 +857,7 @@ ct_gil_trace_lost(ct_gil *g)
     if (g == NULL || g->trace == NULL) {
         return 0;
     }
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     uint64_t lost = g->trace_n > g->trace_cap ? g->trace_n - g->trace_cap : 0;
     (void)ct_lock_release(&g->lock);
     return lost;
@@ -873,7 +869,7 @@ ct_gil_trace_clear(ct_gil *g)
     if (g == NULL || g->trace == NULL) {
         return;
     }
-    hold(&g->lock);
+    ct__lock_hold(&g->lock);
     g->trace_n = 0;
     (void)ct_lock_release(&g->lock);
 }
