@@ -463,10 +463,13 @@ main(int argc, char **argv)
             print_main_help();
             return LAB_EXIT_OK;
         }
-        const lab_cmd *cmd = argc == 3 ? find_cmd(argv[2]) : NULL;
+        if (argc > 3) {
+            return usage_error(NULL, "help takes one command, not %d",
+                               argc - 2);
+        }
+        const lab_cmd *cmd = find_cmd(argv[2]);
         if (cmd == NULL) {
-            return usage_error(NULL, "help: no command '%s'",
-                               argc == 3 ? argv[2] : argv[3]);
+            return usage_error(NULL, "help: no command '%s'", argv[2]);
         }
         print_cmd_help(cmd);
         return LAB_EXIT_OK;

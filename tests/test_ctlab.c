@@ -78,7 +78,7 @@ slurp(const char *path, char *buf, size_t cap)
 static void
 run_prog(const char *const *argv, const char *python, run_result *r)
 {
-    scratch s;
+    scratch s = {0};
     scratch_make(&s);
     const char *out = scratch_file(&s, "stdout");
     const char *err = scratch_file(&s, "stderr");
@@ -241,7 +241,7 @@ check_race_doc(const json_value *doc, double threads)
 static void
 race_quick_json(void)
 {
-    scratch s;
+    scratch s = {0};
     scratch_make(&s);
     const char *json = scratch_file(&s, "race.json");
     run_result r;
@@ -266,7 +266,7 @@ race_quick_json(void)
 static void
 race_sizes_from_flags(void)
 {
-    scratch s;
+    scratch s = {0};
     scratch_make(&s);
     const char *json = scratch_file(&s, "race.json");
     run_result r;
@@ -287,7 +287,7 @@ race_sizes_from_flags(void)
 static void
 race_python_column(void)
 {
-    scratch s;
+    scratch s = {0};
     scratch_make(&s);
     const char *json = scratch_file(&s, "race.json");
     run_result r;
@@ -319,7 +319,7 @@ race_python_column(void)
 static void
 race_python_absent(void)
 {
-    scratch s;
+    scratch s = {0};
     scratch_make(&s);
     const char *json = scratch_file(&s, "race.json");
     run_result r;
@@ -339,7 +339,7 @@ race_python_absent(void)
 static void
 no_command_runs_tour(void)
 {
-    scratch s;
+    scratch s = {0};
     scratch_make(&s);
     const char *json = scratch_file(&s, "tour.json");
     run_result r;
@@ -557,7 +557,7 @@ json_mini_is_strict(void)
 static void
 svg_renders(void)
 {
-    scratch s;
+    scratch s = {0};
     scratch_make(&s);
     const char *svg = scratch_file(&s, "t.svg");
     const char *png = scratch_file(&s, "t.png");
