@@ -131,7 +131,8 @@ void lab_note(lab_ctx *ctx, const char *fmt, ...)
 void lab_claim(lab_ctx *ctx, const char *claim, bool held, const char *if_held,
                const char *if_not);
 // Ends the experiment: writes its JSON (params, tables, claims) and frees
-// its tables. Returns LAB_EXIT_OK, or LAB_EXIT_FAILED if writing failed.
+// its tables. Returns LAB_EXIT_OK (a failed write shows when the document
+// is closed, and ctlab then exits 1).
 int lab_experiment_end(lab_ctx *ctx);
 
 // Creates a table owned by the current experiment; `key` names it in the

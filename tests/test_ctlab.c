@@ -283,6 +283,27 @@ race_sizes_from_flags(void)
     scratch_remove(&s);
 }
 
+// --seconds sizes the run from a trial instead of the default M.
+static void
+race_sized_by_seconds(void)
+{
+    scratch s = {0};
+    scratch_make(&s);
+    const char *json = scratch_file(&s, "race.json");
+    run_result r;
+    run_ctlab((const char *[]){"race", "--seconds", "0.2", "--threads", "2",
+                               "--no-python", "--json", json, NULL},
+              NULL, &r);
+    check_status(__LINE__, "race --seconds 0.2", &r, 0);
+    json_value *doc = parse_or_fail(__LINE__, json);
+    check_race_doc(doc, 2);
+    check_str(__LINE__, doc, "experiments.race.params.sized_by", "seconds");
+    check_num(__LINE__, doc, "options.seconds", 0.2);
+    CHECK(json_num(doc, "experiments.race.params.iterations") >= 1000);
+    json_free(doc);
+    scratch_remove(&s);
+}
+
 // With python3 present, the Python table is there and its Lock is exact.
 static void
 race_python_column(void)
@@ -595,6 +616,7 @@ svg_renders(void)
 CT_SUITE(ctlab) = {
     {"race quick json invariants", race_quick_json},
     {"race sizes from flags", race_sizes_from_flags},
+    {"race sized by seconds", race_sized_by_seconds},
     {"race python column", race_python_column},
     {"race python absent", race_python_absent},
     {"no command runs the tour", no_command_runs_tour},
