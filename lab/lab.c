@@ -69,7 +69,7 @@ static void
 print_cmd_help(const lab_cmd *cmd)
 {
     print_usage_line(stdout, cmd);
-    printf("\n%s.\n\n%s\n", cmd->summary, cmd->help);
+    printf("\nctlab %s: %s.\n\n%s\n", cmd->name, cmd->summary, cmd->help);
     int n = count_opts(cmd);
     if (n > 0) {
         printf("\nFlags of %s:\n", cmd->name);

@@ -259,8 +259,9 @@ python_part(lab_ctx *ctx, int threads, long iterations)
 
 static const lab_opt opts[] = {
     {"--iterations", "M", 1, 1e9, true,
-     "increments per thread and method (default: 40000000 in all, "
-     "8000000 in the tour, 80000 with --quick, shared among the threads)"},
+     "increments per thread and method (default: 40000000\n"
+     "                   in all, 8000000 in the tour, 80000 with --quick, "
+     "shared\n                   among the threads)"},
     {0},
 };
 
