@@ -259,8 +259,8 @@ python_part(lab_ctx *ctx, int threads, long iterations)
 
 static const lab_opt opts[] = {
     {"--iterations", "M", 1, 1e9, true,
-     "increments per thread and method (default: 40000000\n"
-     "                   in all, 8000000 in the tour, 80000 with --quick, "
+     "increments per thread and method (default: 160000000\n"
+     "                   in all, 40000000 in the tour, 80000 with --quick, "
      "shared\n                   among the threads)"},
     {0},
 };
@@ -271,7 +271,7 @@ static const lab_opt opts[] = {
 static double
 default_iterations(const lab_ctx *ctx)
 {
-    double total = lab_pick(ctx, 8e4, 8e6, 4e7);
+    double total = lab_pick(ctx, 8e4, 4e7, 1.6e8);
     return fmax(floor(total / lab_threads(ctx, 4)), 100);
 }
 
