@@ -18,6 +18,7 @@ INCLUDEDIR ?= $(PREFIX)/include
 DESTDIR ?=
 TEST ?=
 BENCH_ARGS ?=
+LAB_ARGS ?=
 
 VERSION := $(shell sed -n 's/^\#define CT_VERSION_STRING "\(.*\)"/\1/p' include/cthreading/base.h)
 SOMAJOR := $(firstword $(subst ., ,$(VERSION)))
@@ -40,16 +41,20 @@ ifeq ($(PLATFORM_SRCS_$(PLATFORM)),)
 $(error PLATFORM=$(PLATFORM): choose linux or posix)
 endif
 LIB_SRCS := $(wildcard src/*.c src/sync/*.c $(PLATFORM_SRCS_$(PLATFORM)))
-TEST_SRCS := $(wildcard tests/harness/*.c tests/test_*.c)
+TEST_SRCS := $(wildcard tests/harness/*.c tests/test_*.c) tests/json_mini.c
 BENCH_SRCS := $(wildcard bench/*.c)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
+LAB_SRCS := $(wildcard lab/*.c)
 HEADERS := include/cthreading.h $(wildcard include/cthreading/*.h)
 FORMAT_FILES := $(wildcard include/*.h include/*/*.h src/*.[ch] src/*/*.[ch] \
-    tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.c tools/lab/*.[ch])
+    tests/*.[ch] tests/*/*.[ch] bench/*.[ch] examples/*.c lab/*.[ch])
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(OUT)/obj/%.o)
 TEST_OBJS := $(TEST_SRCS:%.c=$(OUT)/obj/%.o)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(OUT)/obj/%.o)
+LAB_OBJS := $(LAB_SRCS:%.c=$(OUT)/obj/%.o)
+# The tests check ctlab's JSON and SVG writers directly, as well as ctlab.
+LAB_TEST_OBJS := $(OUT)/obj/lab/json.o $(OUT)/obj/lab/svg.o
 
 # --- Flags -------------------------------------------------------------------
 
@@ -79,7 +84,8 @@ GLIB = $(shell pkg-config --exists glib-2.0 2>/dev/null && \
     pkg-config --cflags glib-2.0 | sed 's/-I/-isystem /g')
 GLIB_LIBS = $(if $(GLIB),$(shell pkg-config --libs glib-2.0))
 # Extra flags by top directory: tests/ and bench/ see their own headers.
-DIR_FLAGS_tests = -Itests -Itests/harness
+DIR_FLAGS_tests = -Itests -Itests/harness -Ilab
+DIR_FLAGS_lab = -Ilab
 DIR_FLAGS_bench = -Ibench $(GLIB) $(if $(GLIB),-DCT_HAVE_GLIB)
 
 # Rebuild everything when the flags change (WERROR=1 after a plain build).
@@ -96,10 +102,10 @@ endif
 STATIC := $(OUT)/libcthreading.a
 SHARED := $(OUT)/libcthreading.so.$(VERSION)
 
-.PHONY: all check check-all bench install install-check exports-check \
+.PHONY: all check check-all bench lab install install-check exports-check \
     headers-check lint format examples clean
 
-all: $(STATIC) $(SHARED)
+all: $(STATIC) $(SHARED) $(OUT)/ctlab
 
 $(OUT)/obj/%.o: %.c $(OUT)/flags
 	@mkdir -p $(@D)
@@ -116,8 +122,8 @@ $(SHARED): $(LIB_OBJS)
 	ln -sf libcthreading.so.$(VERSION) $(OUT)/libcthreading.so.$(SOMAJOR)
 	ln -sf libcthreading.so.$(SOMAJOR) $(OUT)/libcthreading.so
 
-$(OUT)/ct_tests: $(TEST_OBJS) $(STATIC)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(STATIC) $(LIBS)
+$(OUT)/ct_tests: $(TEST_OBJS) $(LAB_TEST_OBJS) $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(TEST_OBJS) $(LAB_TEST_OBJS) $(STATIC) $(LIBS)
 
 # The program that tests/test_thread.c runs to see the join at process exit.
 $(OUT)/ct_exit_child: $(OUT)/obj/tests/exit_child.o $(STATIC)
@@ -126,12 +132,17 @@ $(OUT)/ct_exit_child: $(OUT)/obj/tests/exit_child.o $(STATIC)
 $(OUT)/ct_bench: $(BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(STATIC) $(GLIB_LIBS) $(LIBS)
 
+# ctlab: the static library, libc, pthread and libm only (no GLib).
+$(OUT)/ctlab: $(LAB_OBJS) $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(LAB_OBJS) $(STATIC) $(LIBS)
+
 $(OUT)/examples/%: examples/%.c $(STATIC) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -Isrc,$(ALL_CFLAGS)) $(ALL_LDFLAGS) -MF $@.d -o $@ $< \
 	    $(STATIC) $(LIBS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
+    $(LAB_OBJS:.o=.d) \
     $(OUT)/obj/tests/exit_child.d
 
 # --- Tests -------------------------------------------------------------------
@@ -145,7 +156,8 @@ TEST_ENV += ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:$$ASAN_OPTIONS" \
     UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:$$UBSAN_OPTIONS"
 endif
 
-check: $(OUT)/ct_tests $(OUT)/ct_exit_child
+# tests/test_ctlab.c runs the ctlab built beside ct_tests.
+check: $(OUT)/ct_tests $(OUT)/ct_exit_child $(OUT)/ctlab
 	$(TEST_ENV) $(OUT)/ct_tests $(if $(TEST),"$(TEST)")
 
 # The gate: every variant, then the install, header and lint checks. Each
@@ -190,6 +202,15 @@ bench:
 else
 bench: $(OUT)/ct_bench
 	$(OUT)/ct_bench $(BENCH_ARGS)
+endif
+
+# The lab measures, so like bench it runs the release build.
+ifneq ($(SAN)$(filter-out release,$(BUILD)),)
+lab:
+	$(MAKE) --no-print-directory lab SAN= BUILD=release
+else
+lab: $(OUT)/ctlab
+	$(OUT)/ctlab tour $(LAB_ARGS)
 endif
 
 examples: $(EXAMPLE_SRCS:examples/%.c=$(OUT)/examples/%)

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs the Debian packages that building, testing and benchmarking
 # cthreading need, and only those that are missing; silent when none are.
+# librsvg2-bin gives rsvg-convert, which the tests use to render ctlab's SVGs.
 # Used by the README (`tools/deps.sh && make check-all`) and by .ci/run.
 set -eu
 
 PACKAGES="build-essential clang pkg-config libglib2.0-dev valgrind python3 \
-cppcheck clang-format"
+cppcheck clang-format librsvg2-bin"
 
 if ! command -v dpkg-query > /dev/null || ! command -v apt-get > /dev/null; then
     echo "deps: not a Debian system; install by hand: $PACKAGES" >&2
