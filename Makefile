@@ -41,7 +41,8 @@ ifeq ($(PLATFORM_SRCS_$(PLATFORM)),)
 $(error PLATFORM=$(PLATFORM): choose linux or posix)
 endif
 LIB_SRCS := $(wildcard src/*.c src/sync/*.c $(PLATFORM_SRCS_$(PLATFORM)))
-TEST_SRCS := $(wildcard tests/harness/*.c tests/test_*.c) tests/json_mini.c
+TEST_SRCS := $(wildcard tests/harness/*.c tests/test_*.c) tests/json_mini.c \
+    tests/ctlab_run.c
 BENCH_SRCS := $(wildcard bench/*.c)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 LAB_SRCS := $(wildcard lab/*.c)
