@@ -5,8 +5,16 @@
 // The words:
 //
 //   yield_word  holder's ident (0: free), top bit DROP while a waiter asks
-//               the holder to drop. The first member: ct_gil_yield_point()
-//               compares it with the caller's ident inline.
+//               the holder to drop, next bit SLICE (hand-off policies) while
+//               others wait, so that the holder's yield point reads the
+//               clock and drops at slice_due itself. The first member:
+//               ct_gil_yield_point() compares it with the caller's ident
+//               inline, so either bit sends the holder to the slow path.
+//                 0                free
+//                 ident            held, no request (the inline fast path)
+//                 ident|SLICE      held, waiters: drop at slice_due
+//                 ident|DROP(|SLICE)  held, drop at the next yield point
+//               Only the taker stores an ident; a release stores 0.
 //   state       LOCKED (1) | PARKED (2): waiters sleep on &state.
 //                 0              free, nobody sleeps
 //                 LOCKED         held, nobody sleeps
@@ -37,6 +45,10 @@
 #include "sync/parking_lot.h"
 
 #define DROP ((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1))
+#define SLICE ((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 2))
+// The holder under SLICE reads the clock every SLICE_EVERY yield points; a
+// hand-off waiter's own request comes BACKSTOP intervals into a slice.
+enum { SLICE_EVERY = 16, BACKSTOP = 2 };
 enum { LOCKED = 1u, PARKED = 2u };
 enum { TOKEN_WAKE = 0, TOKEN_HANDOFF = 1 };
 
@@ -47,6 +59,7 @@ typedef struct gil_thread {
     bool holding;
     bool io_return; // its last release was voluntary (around a blocking call)
     bool requested; // it asked for a drop and has not had the GIL since
+    int countdown;  // yield points until the holder reads the clock again
     int64_t acquired_at;
     // Written by this thread only (relaxed), read by ct_gil_stats.
     ct_gil_counts c;
@@ -60,6 +73,7 @@ struct ct_gil {
     uintptr_t last_holder;
     uint64_t switch_number;
     int64_t switch_at;    // when the last switch happened (clock, atomic)
+    int64_t slice_due;    // hand-off: the holder drops then if SLICE (atomic)
     ct_duration interval; // atomic
     int policy;
     bool disabled;
@@ -298,6 +312,26 @@ typedef struct park_state {
 
 static void ask(park_state *ps);
 
+// Hand-off policies: tells the holder that others wait (SLICE), so that
+// its yield point reads the clock and it drops the GIL itself at
+// slice_due; a waiter's timer is then only a backstop (a late timer on a
+// busy machine would lengthen the slice). The first to set SLICE in a hold
+// sets the due time: `due`, or one interval from now when 0.
+static void
+mark_slice(ct_gil *g, int64_t due)
+{
+    uintptr_t w = ct__load_relaxed(&g->yield_word);
+    while (w != 0 && !(w & SLICE)) {
+        ct__store_relaxed(&g->slice_due,
+                          due != 0 ? due
+                                   : ct__clock_now_ns() +
+                                         ct__load_relaxed(&g->interval));
+        if (ct__cas_release(&g->yield_word, &w, w | SLICE)) {
+            return;
+        }
+    }
+}
+
 // Under the bucket lock: sleep only while the GIL is held (or, without
 // barging, while others sleep for it); announce the sleeper with PARKED.
 static bool
@@ -310,6 +344,10 @@ validate_wait(void *arg)
             return false;
         }
         if ((v & PARKED) || ct__cas_relaxed(&ps->g->state, &v, v | PARKED)) {
+            if (ps->handoff) {
+                ct__fence_seq_cst();
+                mark_slice(ps->g, 0);
+            }
             if (ps->ask_now) {
                 // Queued now (PARKED is set under this bucket lock), so the
                 // holder's release will find us: a request made before
@@ -358,11 +396,31 @@ took(ct_gil *g, gil_thread *r, int64_t wait_start, bool handed)
     ct__store_relaxed(&r->holding, true);
     r->requested = false;
     bool is_switch = ct__load_relaxed(&g->last_holder) != me;
+    int64_t handed_at = handed ? ct__load_relaxed(&g->switch_at) : 0;
     if (is_switch) {
         // Only switches read the clock: a thread taking the GIL back from
         // itself (the uncontended pair) does not. Before switch_number,
         // as in on_handoff.
         ct__store_relaxed(&g->switch_at, ct__clock_now_ns());
+    }
+    if ((handed || is_switch) && g->policy != CT_GIL_POLICY_CPYTHON) {
+        // Others may still wait (Dekker with validate_wait: store the
+        // ident, then look for PARKED). A handed slice ends one interval
+        // after the hand-off, so that the taker's wake-up is not added to
+        // the next waiter's wait; but a taker slow to wake still gets half
+        // an interval from its own start.
+        ct__fence_seq_cst();
+        if (ct__load_relaxed(&g->state) & PARKED) {
+            ct_duration interval = ct__load_relaxed(&g->interval);
+            int64_t now = ct__clock_now_ns();
+            int64_t due = now + interval;
+            if (handed) {
+                int64_t from_handoff = handed_at + interval;
+                due = now + interval / 2;
+                due = from_handoff > due ? from_handoff : due;
+            }
+            mark_slice(g, due);
+        }
     }
     if (handed) {
         ct__store_relaxed(&g->last_holder, me); // counted by on_handoff
@@ -421,13 +479,14 @@ interval_passed(park_state *ps)
     bool switched = now_switch != ps->seen;
     ps->seen = now_switch;
     if (held && ps->handoff) {
-        // A queued waiter keeps its turn, so it keeps its clock too: it
-        // asks once the holder's slice, which began at switch_at (set again
-        // by the taker when it runs, so a taker slow to wake still gets its
-        // slice), has lasted an interval; not a full interval from now
-        // (which, with switches at every interval, could put it off again
-        // and again).
-        int64_t due = ct__load_relaxed(&g->switch_at) + interval;
+        // The holder ends its slice itself (SLICE); the waiter asks only
+        // as a backstop, BACKSTOP intervals into the slice (for a holder
+        // that missed SLICE, or one that releases without yield points).
+        // A queued waiter keeps its turn, so it keeps its clock too: the
+        // slice began at switch_at (set again by the taker when it runs),
+        // not now (which, with switches at every interval, could put the
+        // request off again and again).
+        int64_t due = ct__load_relaxed(&g->switch_at) + BACKSTOP * interval;
         if (due > ct__clock_now_ns()) {
             return due;
         }
@@ -435,7 +494,7 @@ interval_passed(park_state *ps)
     } else if (held && !switched) {
         ask(ps);
     }
-    return ct__deadline_after(interval);
+    return ct__deadline_after(ps->handoff ? BACKSTOP * interval : interval);
 }
 
 // Sets the drop request and counts it (a request already pending, set by
@@ -480,6 +539,9 @@ acquire_slow(ct_gil *g, gil_thread *r, bool dropped)
         }
         ps.seen = ct__load_acquire(&g->switch_number);
         ct_duration interval = ct__load_relaxed(&g->interval);
+        if (handoff) {
+            interval *= BACKSTOP;
+        }
         ct__deadline deadline = ct__deadline_after(interval);
         if (dropped) {
             // A forced dropper's interval starts at the switch it waited
@@ -708,8 +770,22 @@ ct__gil_yield_slow(ct_gil *g)
     if (r == NULL || !r->holding) {
         return CT_EPERM;
     }
-    if (g->disabled || !(ct__load_relaxed(&g->yield_word) & DROP)) {
+    if (g->disabled) {
         return 0;
+    }
+    uintptr_t w = ct__load_acquire(&g->yield_word);
+    if (!(w & DROP)) {
+        if (!(w & SLICE) || --r->countdown > 0) {
+            return 0;
+        }
+        r->countdown = SLICE_EVERY;
+        if (ct__clock_now_ns() < ct__load_relaxed(&g->slice_due)) {
+            return 0;
+        }
+        // The slice is over and others wait: the holder asks itself.
+        if (!(ct__fetch_or_acq_rel(&g->yield_word, DROP) & DROP) && g->stats) {
+            bump(&r->c.drop_requests, 1);
+        }
     }
     release_locked(g, r, false);
     r->io_return = false;

@@ -43,7 +43,12 @@ typedef struct ct_gil ct_gil;
 //   back waits a full interval before it may ask (the convoy effect).
 // HANDOFF: every release with waiters hands the GIL to the oldest waiter
 //   (no barging, so a requester never loses its turn and a forced switch
-//   is never lost); requests as CPython.
+//   is never lost). The holder ends its own slice: while others wait its
+//   yield point reads the clock (every 16th call) and drops the GIL one
+//   interval after the first waiter came, or after the hand-off that gave
+//   it the GIL (at least half an interval after it began to run); a
+//   waiter's own request after an interval remains as a backstop. So a
+//   late timer on a busy machine does not lengthen the slices.
 // IO_PRIORITY: HANDOFF, and a thread coming back from a release around a
 //   blocking call asks for the drop at once instead of after an interval
 //   (Beazley's proposal against the convoy effect).
@@ -133,7 +138,8 @@ CT_API bool ct_gil_held(const ct_gil *g);
 // drop requests and lost requests to the waiter or taker, releases, hold
 // times and forced switches to the releaser (so forced_switches <=
 // drop_requests holds for the totals only). A drop request is counted once,
-// for the waiter that set it. wait_hist counts the acquisitions that had
+// for the thread that set it: a waiter, or under the hand-off policies the
+// holder whose slice ended. wait_hist counts the acquisitions that had
 // to wait.
 #define CT_GIL_HIST_BUCKETS 24 // wait times: [0,1us), [1,2us), ... doubling
 #define CT_GIL_STATS_THREADS 32
@@ -143,7 +149,7 @@ typedef struct ct_gil_counts {
     uint64_t releases;
     uint64_t contended;       // acquisitions that had to wait
     uint64_t switches;        // acquisitions by a thread other than the last
-    uint64_t drop_requests;   // requests a waiter set
+    uint64_t drop_requests;   // requests set (see above)
     uint64_t forced_switches; // requested drops that waited for a taker
     uint64_t lost_requests;   // a requester found that another waiter (or a
                               // barging thread) took the GIL it asked for
