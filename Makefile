@@ -86,7 +86,7 @@ GLIB = $(shell pkg-config --exists glib-2.0 2>/dev/null && \
 GLIB_LIBS = $(if $(GLIB),$(shell pkg-config --libs glib-2.0))
 # Extra flags by top directory: tests/ and bench/ see their own headers.
 DIR_FLAGS_tests = -Itests -Itests/harness -Ilab
-DIR_FLAGS_lab = -Ilab
+DIR_FLAGS_lab = -Ilab -Ibench
 DIR_FLAGS_bench = -Ibench $(GLIB) $(if $(GLIB),-DCT_HAVE_GLIB)
 
 # Rebuild everything when the flags change (WERROR=1 after a plain build).
@@ -134,8 +134,10 @@ $(OUT)/ct_bench: $(BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(STATIC) $(GLIB_LIBS) $(LIBS)
 
 # ctlab: the static library, libc, pthread and libm only (no GLib).
-$(OUT)/ctlab: $(LAB_OBJS) $(STATIC)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(LAB_OBJS) $(STATIC) $(LIBS)
+# `ctlab gil` runs the benchmark's GIL workloads (bench/bench_gil.c).
+LAB_BENCH_OBJS := $(OUT)/obj/bench/bench_gil.o
+$(OUT)/ctlab: $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC) $(LIBS)
 
 $(OUT)/examples/%: examples/%.c $(STATIC) $(HEADERS)
 	@mkdir -p $(@D)

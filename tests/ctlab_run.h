@@ -44,4 +44,9 @@ void check_num(int line, const json_value *doc, const char *path, double want);
 void check_str(int line, const json_value *doc, const char *path,
                const char *want);
 
+// Renders the SVG file `svg` to the PNG file `png` with rsvg-convert and
+// checks the PNG's signature: 0, or 1 when rsvg-convert is not installed
+// (the caller skips). Fails the test if it does not render.
+int render_svg(const char *svg, const char *png);
+
 #endif
