@@ -106,7 +106,7 @@ SHARED := $(OUT)/libcthreading.so.$(VERSION)
 .PHONY: all check check-all bench lab install install-check exports-check \
     headers-check lint format examples clean
 
-all: $(STATIC) $(SHARED) $(OUT)/ctlab
+all: $(STATIC) $(SHARED) $(OUT)/ctlab $(OUT)/ct_bench
 
 $(OUT)/obj/%.o: %.c $(OUT)/flags
 	@mkdir -p $(@D)
@@ -160,7 +160,7 @@ TEST_ENV += ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:$$ASAN_OPTIONS" \
 endif
 
 # tests/test_ctlab.c runs the ctlab built beside ct_tests.
-check: $(OUT)/ct_tests $(OUT)/ct_exit_child $(OUT)/ctlab
+check: $(OUT)/ct_tests $(OUT)/ct_exit_child $(OUT)/ctlab $(OUT)/ct_bench
 	$(TEST_ENV) $(OUT)/ct_tests $(if $(TEST),"$(TEST)")
 
 # The gate: every variant, then the install, header and lint checks. Each
