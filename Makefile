@@ -41,7 +41,8 @@ ifeq ($(PLATFORM_SRCS_$(PLATFORM)),)
 $(error PLATFORM=$(PLATFORM): choose linux or posix)
 endif
 LIB_SRCS := $(wildcard src/*.c src/sync/*.c $(PLATFORM_SRCS_$(PLATFORM)))
-TEST_SRCS := $(wildcard tests/harness/*.c tests/test_*.c) tests/json_mini.c
+TEST_SRCS := $(wildcard tests/harness/*.c tests/test_*.c) tests/json_mini.c \
+    tests/ctlab_run.c
 BENCH_SRCS := $(wildcard bench/*.c)
 EXAMPLE_SRCS := $(wildcard examples/*.c)
 LAB_SRCS := $(wildcard lab/*.c)
@@ -85,7 +86,7 @@ GLIB = $(shell pkg-config --exists glib-2.0 2>/dev/null && \
 GLIB_LIBS = $(if $(GLIB),$(shell pkg-config --libs glib-2.0))
 # Extra flags by top directory: tests/ and bench/ see their own headers.
 DIR_FLAGS_tests = -Itests -Itests/harness -Ilab
-DIR_FLAGS_lab = -Ilab
+DIR_FLAGS_lab = -Ilab -Ibench
 DIR_FLAGS_bench = -Ibench $(GLIB) $(if $(GLIB),-DCT_HAVE_GLIB)
 
 # Rebuild everything when the flags change (WERROR=1 after a plain build).
@@ -105,7 +106,7 @@ SHARED := $(OUT)/libcthreading.so.$(VERSION)
 .PHONY: all check check-all bench lab install install-check exports-check \
     headers-check lint format examples clean
 
-all: $(STATIC) $(SHARED) $(OUT)/ctlab
+all: $(STATIC) $(SHARED) $(OUT)/ctlab $(OUT)/ct_bench
 
 $(OUT)/obj/%.o: %.c $(OUT)/flags
 	@mkdir -p $(@D)
@@ -133,8 +134,10 @@ $(OUT)/ct_bench: $(BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(BENCH_OBJS) $(STATIC) $(GLIB_LIBS) $(LIBS)
 
 # ctlab: the static library, libc, pthread and libm only (no GLib).
-$(OUT)/ctlab: $(LAB_OBJS) $(STATIC)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(LAB_OBJS) $(STATIC) $(LIBS)
+# `ctlab gil` runs the benchmark's GIL workloads (bench/bench_gil.c).
+LAB_BENCH_OBJS := $(OUT)/obj/bench/bench_gil.o
+$(OUT)/ctlab: $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC) $(LIBS)
 
 $(OUT)/examples/%: examples/%.c $(STATIC) $(HEADERS)
 	@mkdir -p $(@D)
@@ -157,7 +160,7 @@ TEST_ENV += ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:$$ASAN_OPTIONS" \
 endif
 
 # tests/test_ctlab.c runs the ctlab built beside ct_tests.
-check: $(OUT)/ct_tests $(OUT)/ct_exit_child $(OUT)/ctlab
+check: $(OUT)/ct_tests $(OUT)/ct_exit_child $(OUT)/ctlab $(OUT)/ct_bench
 	$(TEST_ENV) $(OUT)/ct_tests $(if $(TEST),"$(TEST)")
 
 # The gate: every variant, then the install, header and lint checks. Each

@@ -33,6 +33,7 @@ typedef struct options {
     const char *only;   // comma-separated sections, NULL: all
     const char *filter; // substring of case names, NULL: all
     const char *json;
+    const char *tsv;      // --tsv FILE: the comparisons, for ctlab bench
     bool instr_table;     // run the valgrind section (default: if found)
     bool instr_table_set; // --instr-table / --no-instr-table given
     bool contended_unpinned;
@@ -3483,6 +3484,27 @@ write_json(const char *path)
     fclose(f);
 }
 
+// The comparisons as tab-separated lines: section, name, ours, unit,
+// baseline name, baseline, ratio, target, status (names hold no tab or
+// newline; numbers in %.9g, "nan" when missing).
+static void
+write_tsv(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        bench_fail("fopen(--tsv)", errno);
+    }
+    for (size_t i = 0; i < g_ncmps; i++) {
+        const comparison *c = &g_cmps[i];
+        fprintf(f, "%s\t%s\t%.9g\t%s\t%s\t%.9g\t%.9g\t%s\t%s\n", c->section,
+                c->name, c->ours, c->unit, c->base_name, c->base, c->ratio,
+                c->target, c->status);
+    }
+    if (fclose(f) != 0) {
+        bench_fail("writing --tsv", errno);
+    }
+}
+
 static void
 print_summary(void)
 {
@@ -3518,6 +3540,8 @@ usage(FILE *f)
           "executor\n"
           "  --case SUBSTR      only cases whose name contains SUBSTR\n"
           "  --json FILE        write every number to FILE\n"
+          "  --tsv FILE         write the comparisons to FILE, one per line,\n"
+          "                     tab-separated (what `ctlab bench` reads)\n"
           "  --instr-table      run the valgrind section (default when "
           "valgrind\n"
           "                     is installed and not --quick)\n"
@@ -3608,6 +3632,8 @@ main(int argc, char **argv)
             opt.filter = argv[++i];
         } else if (strcmp(a, "--json") == 0 && has_arg) {
             opt.json = argv[++i];
+        } else if (strcmp(a, "--tsv") == 0 && has_arg) {
+            opt.tsv = argv[++i];
         } else if (strcmp(a, "--instr-table") == 0) {
             opt.instr_table = opt.instr_table_set = true;
         } else if (strcmp(a, "--no-instr-table") == 0) {
@@ -3732,6 +3758,9 @@ main(int argc, char **argv)
         section_gil();
     }
     print_summary();
+    if (opt.tsv != NULL) {
+        write_tsv(opt.tsv);
+    }
     if (opt.json != NULL) {
         write_json(opt.json);
         printf("(all numbers written to %s)\n", opt.json);

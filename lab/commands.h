@@ -3,3 +3,5 @@
 // includes this list twice, to declare them and to build lab_commands[].
 LAB_COMMAND(tour)
 LAB_COMMAND(race)
+LAB_COMMAND(gil)
+LAB_COMMAND(bench)

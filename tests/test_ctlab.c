@@ -14,173 +14,7 @@
 #include "lab.h"
 #include "test.h"
 
-// --- Running ctlab -----------------------------------------------------------
-
-// A scratch directory for one test's files; the test child removes it.
-typedef struct scratch {
-    char dir[64];
-    char path[4][128]; // files made in it, removed with it
-    int n;
-} scratch;
-
-static void
-scratch_make(scratch *s)
-{
-    snprintf(s->dir, sizeof s->dir, "/tmp/ct_ctlab_XXXXXX");
-    if (mkdtemp(s->dir) == NULL) {
-        ct_test_fail(__FILE__, __LINE__, "mkdtemp: %s", strerror(errno));
-    }
-    s->n = 0;
-}
-
-// Returns the path of a file `name` in the scratch directory.
-static const char *
-scratch_file(scratch *s, const char *name)
-{
-    CHECK(s->n < 4);
-    char dir[sizeof s->dir]; // a copy: GCC cannot tell the two fields apart
-    memcpy(dir, s->dir, sizeof dir);
-    snprintf(s->path[s->n], sizeof s->path[0], "%s/%s", dir, name);
-    return s->path[s->n++];
-}
-
-static void
-scratch_remove(scratch *s)
-{
-    for (int i = 0; i < s->n; i++) {
-        remove(s->path[i]);
-    }
-    rmdir(s->dir);
-}
-
-// What one run of a program left: its exit status and its output.
-typedef struct run_result {
-    int status; // exit code; -1 if it died by a signal
-    char out[16384];
-    char err[4096];
-} run_result;
-
-// Reads at most cap - 1 bytes of the file at `path` into buf.
-static void
-slurp(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f != NULL ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f != NULL) {
-        fclose(f);
-    }
-}
-
-// Runs argv[0] (found on PATH unless it holds a '/') with stdout and stderr
-// captured, $CTLAB_PYTHON set to `python` when not NULL. Fails the test if
-// it hangs. Returns 127 in r->status when the program cannot be run.
-static void
-run_prog(const char *const *argv, const char *python, run_result *r)
-{
-    scratch s = {0};
-    scratch_make(&s);
-    const char *out = scratch_file(&s, "stdout");
-    const char *err = scratch_file(&s, "stderr");
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        if (freopen(out, "w", stdout) == NULL ||
-            freopen(err, "w", stderr) == NULL) {
-            _exit(126);
-        }
-        if (python != NULL) {
-            setenv("CTLAB_PYTHON", python, 1);
-        }
-        execvp(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    // ctlab --quick takes well under a second; sanitizers slow it down.
-    int status = ct_test_wait_child(pid, CT_SECONDS(8) * ct_test_scale());
-    if (status == -2) {
-        ct_test_fail(__FILE__, __LINE__, "%s %s hangs", argv[0],
-                     argv[1] != NULL ? argv[1] : "");
-    }
-    r->status = status;
-    slurp(out, r->out, sizeof r->out);
-    slurp(err, r->err, sizeof r->err);
-    scratch_remove(&s);
-}
-
-// The path of the ctlab built beside this test binary.
-static const char *
-ctlab_path(void)
-{
-    static char prog[4200];
-    char self[4096];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len <= 0) {
-        SKIP("no /proc/self/exe");
-    }
-    self[len] = '\0';
-    snprintf(prog, sizeof prog, "%s/ctlab", dirname(self));
-    if (access(prog, X_OK) != 0) {
-        ct_test_fail(__FILE__, __LINE__, "%s not built", prog);
-    }
-    return prog;
-}
-
-// Runs ctlab with the NULL-terminated arguments.
-static void
-run_ctlab(const char *const *args, const char *python, run_result *r)
-{
-    const char *argv[32] = {ctlab_path()};
-    int n = 1;
-    for (; args[n - 1] != NULL && n < 31; n++) {
-        argv[n] = args[n - 1];
-    }
-    argv[n] = NULL;
-    run_prog(argv, python, r);
-}
-
-// Fails with ctlab's stderr when it did not exit with `want`.
-static void
-check_status(int line, const char *what, const run_result *r, int want)
-{
-    if (r->status != want) {
-        ct_test_fail(__FILE__, line, "%s: exit %d, want %d; stderr:\n%s", what,
-                     r->status, want, r->err);
-    }
-}
-
-// Parses the JSON file at `path`, failing the test if it is not JSON.
-static json_value *
-parse_or_fail(int line, const char *path)
-{
-    char err[160];
-    json_value *doc = json_parse_file(path, err, sizeof err);
-    if (doc == NULL) {
-        ct_test_fail(__FILE__, line, "%s: %s", path, err);
-    }
-    return doc;
-}
-
-// Fails unless the number at `path` in doc equals want.
-static void
-check_num(int line, const json_value *doc, const char *path, double want)
-{
-    double got = json_num(doc, path);
-    if (!(got == want)) {
-        ct_test_fail(__FILE__, line, "%s = %g, want %g", path, got, want);
-    }
-}
-
-// Fails unless the string at `path` in doc equals want.
-static void
-check_str(int line, const json_value *doc, const char *path, const char *want)
-{
-    const char *got = json_str(doc, path);
-    if (got == NULL || strcmp(got, want) != 0) {
-        ct_test_fail(__FILE__, line, "%s = '%s', want '%s'", path,
-                     got != NULL ? got : "(none)", want);
-    }
-}
+#include "ctlab_run.h"
 
 // The invariants of one race document: each row's expected total is
 // threads x iterations, lost = expected - observed, the locked and atomic
@@ -364,6 +198,7 @@ no_command_runs_tour(void)
     scratch_make(&s);
     const char *json = scratch_file(&s, "tour.json");
     run_result r;
+    run_prog_limit_s = 50; // every command, one after another
     run_ctlab((const char *[]){"--quick", "--no-python", "--json", json, NULL},
               NULL, &r);
     check_status(__LINE__, "ctlab --quick", &r, 0);
@@ -619,7 +454,7 @@ CT_SUITE(ctlab) = {
     {"race sized by seconds", race_sized_by_seconds},
     {"race python column", race_python_column},
     {"race python absent", race_python_absent},
-    {"no command runs the tour", no_command_runs_tour},
+    {CT_SLOW("no command runs the tour"), no_command_runs_tour},
     {"help for every command", help_for_every_command},
     {"bad input is a usage error", bad_input_is_a_usage_error},
     {"unwritable json fails first", unwritable_json_fails_first},

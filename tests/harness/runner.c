@@ -43,6 +43,9 @@ suite_tests(size_t s)
 }
 
 #define TIMEOUT_S 10.0
+// A test named "slow: ..." (CT_SLOW in test.h) gets SLOW_TIMES as long: a
+// whole program run end to end, such as ctlab's tour.
+#define SLOW_TIMES 6.0
 
 // The child's end of the pipe that carries a skip reason back (-1 if none),
 // and, with --no-fork, where a skip on the main thread jumps back to.
@@ -258,7 +261,8 @@ run_test(const ct_test *t, char *why, size_t why_len)
     setpgid(pid, pid); // also done by the child: whichever runs first wins
     current_child = pid;
     close(fds[1]);
-    double limit_s = TIMEOUT_S * ct_test_scale();
+    double limit_s = TIMEOUT_S * ct_test_scale() *
+                     (strncmp(t->name, "slow: ", 6) == 0 ? SLOW_TIMES : 1);
     int status = 0;
     bool exited = wait_child(pid, (int64_t)(limit_s * 1e9), &status);
     if (!exited) {

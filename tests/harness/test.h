@@ -23,6 +23,9 @@ typedef struct ct_test {
 //   CT_SUITE(lock) = { {"acquire then release", acquire_then_release}, {0} };
 // and tests/suites.h lists the unit once.
 #define CT_SUITE(unit) const ct_test ct_suite_##unit[]
+// A test's name for a test that runs a whole program end to end: the
+// runner gives it six times the usual time limit.
+#define CT_SLOW(name) "slow: " name
 
 // TSAN_BUILD is 1 under ThreadSanitizer (GCC's or Clang's spelling), so a
 // test can scale down or skip what TSan cannot follow.
