@@ -63,6 +63,9 @@ typedef struct lab_cmd {
     const char *args; // positional arguments it takes ("NAME"), or NULL
     bool draws;       // accepts --svg FILE
     bool in_tour;     // `ctlab tour` runs it (in table order)
+    // Runs the Python half of the command's lessons alone, as experiments
+    // of its own (`ctlab python` runs each in turn), or NULL.
+    int (*python)(lab_ctx *ctx);
 } lab_cmd;
 
 // What a run function sees. The fields are read-only for subcommands.

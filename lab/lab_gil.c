@@ -923,6 +923,91 @@ timeline_part(lab_ctx *ctx)
 
 // --- The command -------------------------------------------------------------
 
+// The I/O-bound lesson's size: tasks, and how long each blocks.
+static int
+io_tasks(const lab_ctx *ctx)
+{
+    return (int)lab_pick(ctx, 10, 20, 20);
+}
+
+static double
+io_sleep_s(const lab_ctx *ctx)
+{
+    return lab_pick(ctx, 0.005, 0.02, 0.1);
+}
+
+// The Python experiment: python3's countdown and I/O tasks, with their own
+// table and claims; py gets the numbers for the other tables' Python
+// columns.
+static int
+python_experiment(lab_ctx *ctx, int tasks, double sleep_s, py_result *py)
+{
+    long countdown = (long)lab_pick(ctx, 2e5, 2e6, 2e7);
+    char title[160];
+    snprintf(title, sizeof title,
+             "gil python: python3 counts down %ld by 1 and runs %d tasks "
+             "sleeping %.0f ms",
+             countdown, tasks, sleep_s * 1e3);
+    lab_experiment_begin(ctx, "gil_python", title);
+    run_python(ctx, countdown, tasks, sleep_s, py);
+    if (!py->ok) {
+        return lab_experiment_end(ctx);
+    }
+    lab_table *t = lab_table_new(ctx, "python", NULL);
+    lab_table_col(t, "how", "how", NULL);
+    lab_table_col(t, "wall_ms", "wall", "ms");
+    lab_table_col(t, "speedup", "speedup", "x sequential");
+    const struct {
+        const char *how;
+        double s, seq;
+    } rows[] = {
+        {"cpu: one thread", py->t_seq, py->t_seq},
+        {"cpu: 2 threads", py->t_threads, py->t_seq},
+        {"cpu: 2 processes", py->t_procs, py->t_seq},
+        {"io: one after another", py->io_seq, py->io_seq},
+        {"io: a thread each", py->io_threads, py->io_seq},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        lab_table_row(t);
+        lab_cell_str(t, rows[i].how);
+        lab_cell_num(t, rows[i].s * 1e3, 1);
+        lab_cell_num(t, rows[i].seq / rows[i].s, 2);
+    }
+    lab_table_print(ctx, t);
+    char yes[320], no[320];
+    double threads = py->t_seq / py->t_threads;
+    snprintf(yes, sizeof yes,
+             "Python %s: 2 threads counted down at %.2fx one thread; the "
+             "GIL lets one run at a time.",
+             py->version, threads);
+    snprintf(no, sizeof no,
+             "Python %s: 2 threads counted down at %.2fx one thread, "
+             "faster than a GIL allows (a free-threaded build?).",
+             py->version, threads);
+    lab_claim(ctx, "python: CPU-bound threads are no faster than one",
+              threads <= 1.15, yes, no);
+    double io = py->io_seq / py->io_threads;
+    snprintf(yes, sizeof yes,
+             "Python %s: %d sleeping threads finished %.1fx faster than one "
+             "after another.",
+             py->version, tasks, io);
+    snprintf(no, sizeof no,
+             "Python %s: %d sleeping threads were only %.1fx faster than "
+             "one after another.",
+             py->version, tasks, io);
+    lab_claim(ctx, "python: I/O-bound threads overlap", io >= 0.5 * tasks, yes,
+              no);
+    return lab_experiment_end(ctx);
+}
+
+// `ctlab python`: the lessons' Python alone.
+static int
+python_only(lab_ctx *ctx)
+{
+    py_result py;
+    return python_experiment(ctx, io_tasks(ctx), io_sleep_s(ctx), &py);
+}
+
 static int
 run(lab_ctx *ctx, int argc, char **argv)
 {
@@ -933,26 +1018,14 @@ run(lab_ctx *ctx, int argc, char **argv)
         return lab_usage(ctx, "gil runs at most 8 threads (--threads %d)",
                          threads);
     }
-    int tasks = (int)lab_pick(ctx, 10, 20, 20);
-    double sleep_s = lab_pick(ctx, 0.005, 0.02, 0.1);
+    int tasks = io_tasks(ctx);
+    double sleep_s = io_sleep_s(ctx);
     py_result py;
     memset(&py, 0, sizeof py);
     if (!ctx->no_python) {
         // One python3 run for the cpu and io tables, before our own runs
         // (so it does not compete with them).
-        lab_experiment_begin(ctx, "gil_python",
-                             "gil: the same lessons in python3, for the "
-                             "Python columns");
-        run_python(ctx, (long)lab_pick(ctx, 2e5, 2e6, 2e7), tasks, sleep_s,
-                   &py);
-        if (py.ok) {
-            lab_note(ctx,
-                     "python3 %s ran: countdown once %.0f ms, in 2 "
-                     "threads %.0f ms, in 2 processes %.0f ms.",
-                     py.version, py.t_seq * 1e3, py.t_threads * 1e3,
-                     py.t_procs * 1e3);
-        }
-        int rc = lab_experiment_end(ctx);
+        int rc = python_experiment(ctx, tasks, sleep_s, &py);
         if (rc != 0) {
             return rc;
         }
@@ -1004,4 +1077,5 @@ const lab_cmd lab_cmd_gil = {
         "convoy) under the CPython and I/O-priority\npolicies.",
     .draws = true,
     .in_tour = true,
+    .python = python_only,
 };

@@ -400,6 +400,18 @@ run(lab_ctx *ctx, int argc, char **argv)
     return rc;
 }
 
+// `ctlab python`: the lesson's Python alone.
+static int
+python_only(lab_ctx *ctx)
+{
+    int threads = lab_threads(ctx, 4);
+    lab_experiment_begin(ctx, "race_python",
+                         "race: python3's counter += 1, with and without a "
+                         "Lock");
+    python_part(ctx, threads, (long)default_iterations(ctx));
+    return lab_experiment_end(ctx);
+}
+
 const lab_cmd lab_cmd_race = {
     .name = "race",
     .summary = "threads incrementing one counter: no lock, ct_lock, atomic",
@@ -416,4 +428,5 @@ const lab_cmd lab_cmd_race = {
         "short trial so the run takes\nabout S seconds.",
     .opts = opts,
     .in_tour = true,
+    .python = python_only,
 };
