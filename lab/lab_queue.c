@@ -526,9 +526,10 @@ static const char python_queue_script[] =
     "print(v[0], v[1], total, ok, dt)\n";
 
 // Runs the lesson's shape in python3. Returns its items/s, or NaN (and
-// records why) when python3 is absent or failed.
+// records why, and in `note` the line to print under the table) when
+// python3 is absent or failed.
 static double
-python_rate(lab_ctx *ctx, long per_producer)
+python_rate(lab_ctx *ctx, long per_producer, char *note, size_t note_len)
 {
     char n_arg[32];
     snprintf(n_arg, sizeof n_arg, "%ld", per_producer);
@@ -552,7 +553,7 @@ python_rate(lab_ctx *ctx, long per_producer)
     if (st != LAB_PY_OK) {
         lab_param_str(ctx, "python", st == LAB_PY_ABSENT ? "absent" : "failed");
         lab_param_str(ctx, "python_why", why);
-        lab_note(ctx, "python3: %s (%s).",
+        snprintf(note, note_len, "python3: %s (%s).",
                  st == LAB_PY_ABSENT ? "skipped" : "failed", why);
         return NAN;
     }
@@ -606,7 +607,8 @@ shapes(lab_ctx *ctx, long items, int threads)
         }
     }
     long py_per = (long)lab_pick(ctx, 1000, 10000, 50000);
-    double py = python_rate(ctx, py_per);
+    char py_note[200] = "";
+    double py = python_rate(ctx, py_per, py_note, sizeof py_note);
 
     lab_table *t = lab_table_new(ctx, "shapes", NULL);
     lab_table_col(t, "shape", "shape", NULL);
@@ -655,6 +657,9 @@ shapes(lab_ctx *ctx, long items, int threads)
     lab_note(ctx, "ratio: ct_queue's rate over the naive ring's, both "
                   "measured in this run; the unbounded naive ring is sized "
                   "to hold the whole run.");
+    if (py_note[0] != '\0') {
+        lab_note(ctx, "%s", py_note);
+    }
     geo = exp(geo / NSHAPES);
     lab_param_num(ctx, "geomean_ratio", geo);
 
