@@ -5,6 +5,7 @@
 // queue.Queue); and task_done/join.
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -108,6 +109,7 @@ typedef struct shared {
     ct_queue *q;
     naive ring;
     ct_barrier start;
+    atomic_int running; // threads past the barrier
     atomic_uchar *seen;
     // A lower bound of the items in the queue: +1 after a put returned, -1
     // before a get starts. It can only under-count, so a value above
@@ -225,6 +227,14 @@ role_main(void *arg)
     role *r = arg;
     if (ct_barrier_wait(&r->s->start, CT_FOREVER) < 0) {
         return 1; // main aborted the barrier: a sibling failed to start
+    }
+    // The barrier wakes its sleepers one by one: on a short run the first
+    // ones would be done before the last start. So each yields until all
+    // are running, as in `ctlab race`.
+    shared *s = r->s;
+    atomic_fetch_add(&s->running, 1);
+    while (atomic_load(&s->running) < s->producers + s->consumers) {
+        sched_yield();
     }
     r->start_ns = lab_now_ns();
     int rc = r->producer ? produce(r) : consume(r);
