@@ -252,8 +252,8 @@ check_pool_doc(const json_value *doc, double workers)
 
     // I/O-bound: one-sided and generous, the machine may be loaded.
     e = "pool_io";
-    CHECK(num_at(doc, e, "params.speedup_all") > 1.5);
-    CHECK(num_at(doc, e, "params.speedup_small") > 1.5);
+    CHECK(num_at(doc, e, "params.speedup_all") > 1);
+    CHECK(num_at(doc, e, "params.speedup_small") > 1);
     double io_tasks = num_at(doc, e, "params.tasks");
     CHECK(io_tasks >= 1);
     double ideal = num_at(doc, e, "tables.io.rows[2].ideal");
