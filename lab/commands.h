@@ -3,3 +3,4 @@
 // includes this list twice, to declare them and to build lab_commands[].
 LAB_COMMAND(tour)
 LAB_COMMAND(race)
+LAB_COMMAND(sync)
