@@ -4,3 +4,4 @@
 LAB_COMMAND(tour)
 LAB_COMMAND(race)
 LAB_COMMAND(sync)
+LAB_COMMAND(deadlock)
