@@ -225,13 +225,20 @@ run(lab_ctx *ctx, int argc, char **argv)
     lab_table_print(ctx, t);
     double detect_ms =
         fmax((double)opp[0].waited_ns, (double)opp[1].waited_ns) / 1e6;
+    // Who holds and waits for what, from what the threads did.
+    char report[160];
+    snprintf(report, sizeof report,
+             "thread A holds lock %d and waits for lock %d; thread B holds "
+             "lock %d and waits for lock %d",
+             opp[0].first + 1, opp[0].second + 1, opp[1].first + 1,
+             opp[1].second + 1);
     if (detected) {
         lab_note(ctx,
-                 "Deadlock detected by the timeout: thread A holds lock 1 and "
-                 "waits for lock 2; thread B holds lock 2 and waits for lock "
-                 "1. Each gave up after %.1f / %.1f ms (timeout %.0f ms).",
-                 (double)opp[0].waited_ns / 1e6, (double)opp[1].waited_ns / 1e6,
-                 timeout_s * 1e3);
+                 "Deadlock detected by the timeout: %s. Each gave up after "
+                 "%.1f / %.1f ms (timeout %.0f ms).",
+                 report, (double)opp[0].waited_ns / 1e6,
+                 (double)opp[1].waited_ns / 1e6, timeout_s * 1e3);
+        lab_param_str(ctx, "report", report);
     }
 
     long total = 2 * iterations,
