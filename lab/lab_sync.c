@@ -1742,9 +1742,9 @@ const lab_cmd lab_cmd_sync = {
         "pthread_barrier_t)\nand Timer (fires after 50 ms, never early; a "
         "cancelled one never fires).\n--threads sets the threads of Lock, "
         "Semaphore, Event and Barrier. python3,\nwhen installed, runs the "
-        "semaphore and bounded-buffer lessons too. The sizes are "
-        "fixed\n(smaller "
-        "in the tour and with --quick): --seconds changes nothing here.",
+        "semaphore and bounded-buffer lessons too.\nThe sizes are fixed "
+        "(smaller in the tour and with --quick): --seconds changes\n"
+        "nothing here.",
     .opts = opts,
     .in_tour = true,
 };
