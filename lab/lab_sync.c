@@ -336,10 +336,16 @@ sync_lock(lab_ctx *ctx, int *rc)
     bool one = check.max_inside == 1;
     bool exact = check.counter == check.expected;
     char yes[320], no[320];
-    snprintf(yes, sizeof yes,
-             "At most one thread was ever inside the critical section "
-             "(%d threads, %lld entries).",
-             threads, check.expected);
+    if (threads > 1) {
+        snprintf(yes, sizeof yes,
+                 "At most one thread was ever inside the critical section "
+                 "(%d threads, %lld entries).",
+                 threads, check.expected);
+    } else {
+        snprintf(yes, sizeof yes,
+                 "One thread was inside, as it must be with one thread: run "
+                 "with --threads 2 or more to put the lock to the test.");
+    }
     snprintf(no, sizeof no,
              "%d threads were inside the critical section at once: a bug in "
              "ct_lock!",
@@ -864,7 +870,7 @@ sync_semaphore(lab_ctx *ctx, int *rc)
                  SEM_VALUE, max_sem, max_none, threads);
     } else if (threads < SEM_VALUE) {
         snprintf(yes, sizeof yes,
-                 "At most %d threads were inside: only %d ran, so the limit "
+                 "Never more than %d inside: only %d ran, so the limit "
                  "of %d could not be reached (use --threads %d or more).",
                  max_sem, threads, SEM_VALUE, SEM_VALUE + 1);
     } else {
