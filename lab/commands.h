@@ -3,6 +3,8 @@
 // includes this list twice, to declare them and to build lab_commands[].
 LAB_COMMAND(tour)
 LAB_COMMAND(race)
+LAB_COMMAND(sync)
+LAB_COMMAND(deadlock)
 LAB_COMMAND(queue)
 LAB_COMMAND(pool)
 LAB_COMMAND(gil)
