@@ -23,8 +23,9 @@ extern "C" {
 // The uncontended word is 0 or LOCKED, and release is one CAS. A release
 // that sees PARKED goes slow: if WAKING is set, a woken waiter is already on
 // its way and the release only clears LOCKED; otherwise it wakes the oldest
-// waiter, handing it the lock (LOCKED stays) if it has waited over ~1 ms, or
-// letting it compete (WAKING set). So at most one woken waiter competes at a
+// waiter, handing it the lock (LOCKED stays) if it has waited over ~1 ms
+// (at most one such hand-off every 0.5 ms on average), or letting it
+// compete (WAKING set). So at most one woken waiter competes at a
 // time, and a holder that re-takes the lock in a loop pays for one wake-up
 // per round trip of that waiter, not one per release.
 typedef struct ct_lock {
