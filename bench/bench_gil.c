@@ -414,13 +414,20 @@ static void *
 peer_main(void *arg)
 {
     convoy *c = arg;
+    // The first tick waits for the I/O thread's first hold: a tick written
+    // while it still waits for its first acquire would time that start-up
+    // (a wait behind every spinner already queued), not a return from I/O.
+    char b;
+    if (read(c->ack[0], &b, 1) != 1) {
+        close(c->tick[1]);
+        return NULL;
+    }
     while (!atomic_load_explicit(c->stop, memory_order_relaxed)) {
         nap(c->tick_ns);
         int64_t stamp = bench_now_ns();
         if (write(c->tick[1], &stamp, sizeof(stamp)) != sizeof(stamp)) {
             bench_fail("write(tick)", errno);
         }
-        char b;
         if (read(c->ack[0], &b, 1) != 1) {
             break;
         }
@@ -434,6 +441,10 @@ convoy_io_main(void *arg)
 {
     convoy *c = arg;
     BENCH_CHECK(ct_gil_acquire(c->g));
+    char ready = 1; // the peer's first tick may come now
+    if (write(c->ack[1], &ready, 1) != 1) {
+        bench_fail("write(ack)", errno);
+    }
     for (;;) {
         int64_t stamp = 0;
         ssize_t r = 0;
