@@ -3708,11 +3708,13 @@ main(int argc, char **argv)
         opt.gil_cpu_s = 0.25;
         opt.gil_io_tasks = 20;
         opt.gil_io_sleep_ns = 100000000;
-        opt.gil_convoy_s = 0.3;
+        // 1 s per convoy rep: with two spinners an answer takes about two
+        // intervals, and a p99 of 150 answers is their second largest.
+        opt.gil_convoy_s = 1.0;
         opt.gil_slice_s = 0.3;
         opt.py_gil_calls = 20000;
         opt.py_gil_countdown = 10000000;
-        opt.py_gil_convoy_s = 0.6;
+        opt.py_gil_convoy_s = 2.0;
         opt.py_gil_slice_s = 0.4;
     }
     if (!opt.instr_table_set) {
