@@ -229,4 +229,17 @@ lab_py_status lab_python(const lab_ctx *ctx, const char *script,
                          const char *const *args, double timeout_s, double *out,
                          int cap, int *n, char *why, size_t why_len);
 
+// The usual way to get an experiment's Python column: runs `script` as
+// lab_python does (with a progress line naming `what`), and wants at least
+// `want` numbers, the first two python3's version (sys.version_info[:2]).
+// Returns true with out[] filled, the version ("3.11") in `version` and in
+// the experiment's param "python". Otherwise records params "python"
+// ("absent" or "failed") and "python_why", writes "python3: skipped (why)."
+// into `note` (or, when note is NULL, prints it as a note at once), and
+// returns false.
+bool lab_python_column(lab_ctx *ctx, const char *what, const char *script,
+                       const char *const *args, double *out, int want,
+                       char *version, size_t version_len, char *note,
+                       size_t note_len);
+
 #endif

@@ -119,32 +119,16 @@ run_python(lab_ctx *ctx, long countdown, int tasks, double sleep_s,
     snprintf(a3, sizeof a3, "%g", sleep_s);
     const char *args[] = {a1, a2, a3, NULL};
     double v[7];
-    int n = 0;
-    char why[160];
-    lab_progress_begin(ctx, "gil: python3");
-    lab_py_status st =
-        lab_python(ctx, python_script, args, lab_pick(ctx, 60, 120, 600), v, 7,
-                   &n, why, sizeof why);
-    lab_progress_end(ctx);
-    if (st == LAB_PY_OK && n < 7) {
-        st = LAB_PY_FAILED;
-        snprintf(why, sizeof why, "python3 printed %d numbers, not 7", n);
-    }
-    if (st != LAB_PY_OK) {
-        lab_param_str(ctx, "python", st == LAB_PY_ABSENT ? "absent" : "failed");
-        lab_param_str(ctx, "python_why", why);
-        lab_note(ctx, "python3: %s (%s).",
-                 st == LAB_PY_ABSENT ? "skipped" : "failed", why);
+    if (!lab_python_column(ctx, "countdown and sleeps", python_script, args, v,
+                           7, py->version, sizeof py->version, NULL, 0)) {
         return;
     }
     py->ok = true;
-    snprintf(py->version, sizeof py->version, "%.0f.%.0f", v[0], v[1]);
     py->t_seq = v[2];
     py->t_threads = v[3];
     py->t_procs = v[4];
     py->io_seq = v[5];
     py->io_threads = v[6];
-    lab_param_str(ctx, "python", py->version);
     lab_param_num(ctx, "python_countdown", (double)countdown);
 }
 

@@ -390,27 +390,11 @@ python_cpu(lab_ctx *ctx, long tasks, int workers)
     snprintf(a2, sizeof a2, "%ld", n);
     const char *args[] = {a0, a1, a2, NULL};
     double v[6];
-    int got;
-    char why[160];
-    lab_progress_begin(ctx, "pool: python3 ThreadPoolExecutor");
-    lab_py_status st =
-        lab_python(ctx, python_cpu_script, args, lab_pick(ctx, 60, 120, 600), v,
-                   6, &got, why, sizeof why);
-    lab_progress_end(ctx);
-    if (st == LAB_PY_OK && got < 6) {
-        st = LAB_PY_FAILED;
-        snprintf(why, sizeof why, "python3 printed %d numbers, not 6", got);
-    }
-    if (st != LAB_PY_OK) {
-        lab_param_str(ctx, "python", st == LAB_PY_ABSENT ? "absent" : "failed");
-        lab_param_str(ctx, "python_why", why);
-        lab_note(ctx, "python3: %s (%s).",
-                 st == LAB_PY_ABSENT ? "skipped" : "failed", why);
+    char version[16];
+    if (!lab_python_column(ctx, "ThreadPoolExecutor", python_cpu_script, args,
+                           v, 6, version, sizeof version, NULL, 0)) {
         return;
     }
-    char version[32];
-    snprintf(version, sizeof version, "%.0f.%.0f", v[0], v[1]);
-    lab_param_str(ctx, "python", version);
     lab_param_num(ctx, "python_iterations", (double)n);
     lab_param_num(ctx, "python_gil", v[5]);
     double speedup = v[2] / v[3];

@@ -545,31 +545,16 @@ python_rate(lab_ctx *ctx, long per_producer, char *note, size_t note_len)
     snprintf(n_arg, sizeof n_arg, "%ld", per_producer);
     const char *args[] = {"3", "2", "10", n_arg, NULL};
     double v[5];
-    int n;
-    char why[160];
-    lab_progress_begin(ctx, "queue: python3, 3p/2c");
-    lab_py_status st =
-        lab_python(ctx, python_queue_script, args, lab_pick(ctx, 60, 120, 600),
-                   v, 5, &n, why, sizeof why);
-    lab_progress_end(ctx);
-    if (st == LAB_PY_OK && n < 5) {
-        st = LAB_PY_FAILED;
-        snprintf(why, sizeof why, "python3 printed %d numbers, not 5", n);
-    }
-    if (st == LAB_PY_OK && v[3] != 1) {
-        st = LAB_PY_FAILED;
-        snprintf(why, sizeof why, "python3's items did not add up");
-    }
-    if (st != LAB_PY_OK) {
-        lab_param_str(ctx, "python", st == LAB_PY_ABSENT ? "absent" : "failed");
-        lab_param_str(ctx, "python_why", why);
-        snprintf(note, note_len, "python3: %s (%s).",
-                 st == LAB_PY_ABSENT ? "skipped" : "failed", why);
+    char version[16];
+    if (!lab_python_column(ctx, "3p/2c", python_queue_script, args, v, 5,
+                           version, sizeof version, note, note_len)) {
         return NAN;
     }
-    char version[32];
-    snprintf(version, sizeof version, "%.0f.%.0f", v[0], v[1]);
-    lab_param_str(ctx, "python", version);
+    if (v[3] != 1) {
+        lab_param_str(ctx, "python_why", "python3's items did not add up");
+        snprintf(note, note_len, "python3: failed (its items did not add up).");
+        return NAN;
+    }
     lab_param_num(ctx, "python_items", v[2]);
     return v[2] / fmax(v[4], 1e-9);
 }

@@ -190,27 +190,11 @@ python_part(lab_ctx *ctx, int threads, long iterations)
     snprintf(m_arg, sizeof m_arg, "%ld", m);
     const char *args[] = {n_arg, m_arg, NULL};
     double v[7];
-    int n;
-    char why[160];
-    lab_progress_begin(ctx, "race: python3, %d threads x %ld", threads, m);
-    lab_py_status st =
-        lab_python(ctx, python_script, args, lab_pick(ctx, 60, 120, 600), v, 7,
-                   &n, why, sizeof why);
-    lab_progress_end(ctx);
-    if (st == LAB_PY_OK && n < 7) {
-        st = LAB_PY_FAILED;
-        snprintf(why, sizeof why, "python3 printed %d numbers, not 7", n);
-    }
-    if (st != LAB_PY_OK) {
-        lab_param_str(ctx, "python", st == LAB_PY_ABSENT ? "absent" : "failed");
-        lab_param_str(ctx, "python_why", why);
-        lab_note(ctx, "python3: %s (%s).",
-                 st == LAB_PY_ABSENT ? "skipped" : "failed", why);
+    char version[16];
+    if (!lab_python_column(ctx, "counter += 1", python_script, args, v, 7,
+                           version, sizeof version, NULL, 0)) {
         return;
     }
-    char version[32];
-    snprintf(version, sizeof version, "%.0f.%.0f", v[0], v[1]);
-    lab_param_str(ctx, "python", version);
     lab_param_num(ctx, "python_iterations", (double)m);
     long long expected = (long long)v[2];
     long long observed[2] = {(long long)v[3], (long long)v[5]};

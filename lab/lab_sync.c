@@ -118,34 +118,15 @@ percentile(double *v, size_t n, double q)
     return v[rank > 0 ? rank - 1 : 0];
 }
 
-// Runs a python3 snippet for the current experiment. Returns true with
-// out[0..cap) filled, or false after recording (param "python") and
-// printing why there is no Python column.
+// Runs a python3 snippet for the current experiment's Python column
+// (lab_python_column, which records why when there is none).
 static bool
 python_column(lab_ctx *ctx, const char *what, const char *script,
               const char *const *args, double *out, int cap)
 {
-    int n = 0;
-    char why[160];
-    lab_progress_begin(ctx, "sync: python3, %s", what);
-    lab_py_status st = lab_python(ctx, script, args, lab_pick(ctx, 30, 60, 300),
-                                  out, cap, &n, why, sizeof why);
-    lab_progress_end(ctx);
-    if (st == LAB_PY_OK && n < cap) {
-        st = LAB_PY_FAILED;
-        snprintf(why, sizeof why, "python3 printed %d numbers, not %d", n, cap);
-    }
-    if (st != LAB_PY_OK) {
-        lab_param_str(ctx, "python", st == LAB_PY_ABSENT ? "absent" : "failed");
-        lab_param_str(ctx, "python_why", why);
-        lab_note(ctx, "python3: %s (%s).",
-                 st == LAB_PY_ABSENT ? "skipped" : "failed", why);
-        return false;
-    }
-    char version[32];
-    snprintf(version, sizeof version, "%.0f.%.0f", out[0], out[1]);
-    lab_param_str(ctx, "python", version);
-    return true;
+    char version[16];
+    return lab_python_column(ctx, what, script, args, out, cap, version,
+                             sizeof version, NULL, 0);
 }
 
 // --- Lock --------------------------------------------------------------------

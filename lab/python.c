@@ -164,3 +164,36 @@ lab_python(const lab_ctx *ctx, const char *script, const char *const *args,
     }
     return LAB_PY_OK;
 }
+
+bool
+lab_python_column(lab_ctx *ctx, const char *what, const char *script,
+                  const char *const *args, double *out, int want, char *version,
+                  size_t version_len, char *note, size_t note_len)
+{
+    int n = 0;
+    char why[160];
+    lab_progress_begin(ctx, "%s: python3, %s", ctx->cmd->name, what);
+    lab_py_status st =
+        lab_python(ctx, script, args, lab_pick(ctx, 60, 120, 600), out, want,
+                   &n, why, sizeof why);
+    lab_progress_end(ctx);
+    if (st == LAB_PY_OK && n < want) {
+        st = LAB_PY_FAILED;
+        snprintf(why, sizeof why, "python3 printed %d numbers, not %d", n,
+                 want);
+    }
+    if (st != LAB_PY_OK) {
+        const char *how = st == LAB_PY_ABSENT ? "skipped" : "failed";
+        lab_param_str(ctx, "python", st == LAB_PY_ABSENT ? "absent" : "failed");
+        lab_param_str(ctx, "python_why", why);
+        if (note != NULL) {
+            snprintf(note, note_len, "python3: %s (%s).", how, why);
+        } else {
+            lab_note(ctx, "python3: %s (%s).", how, why);
+        }
+        return false;
+    }
+    snprintf(version, version_len, "%.0f.%.0f", out[0], out[1]);
+    lab_param_str(ctx, "python", version);
+    return true;
+}
