@@ -205,8 +205,21 @@ no_command_runs_tour(void)
     json_value *doc = parse_or_fail(__LINE__, json);
     check_str(__LINE__, doc, "command", "tour");
     check_race_doc(doc, 4);
+    // Every command of the tour left its experiments in the document.
+    static const char *const exps[] = {
+        "experiments.sync_lock", "experiments.deadlock",
+        "experiments.queue",     "experiments.pool_reuse",
+        "experiments.gil_cpu",   "experiments.gil_convoy",
+        "experiments.bench",
+    };
+    for (size_t i = 0; i < sizeof exps / sizeof exps[0]; i++) {
+        if (json_get(doc, exps[i]) == NULL) {
+            ct_test_fail(__FILE__, __LINE__, "the tour has no %s", exps[i]);
+        }
+    }
     json_free(doc);
     CHECK(strstr(r.out, "ctlab race") != NULL);
+    CHECK(strstr(r.out, "ctlab bench") != NULL);
     scratch_remove(&s);
 }
 
