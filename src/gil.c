@@ -200,7 +200,7 @@ after_fork_child(void)
         ct_lock_init(&g->lock);
         g->waiting = 0;
         g->switch_parked = 0;
-        bool mine = me != 0 && (g->yield_word & ~DROP) == me;
+        bool mine = me != 0 && (g->yield_word & ~(DROP | SLICE)) == me;
         g->state = mine ? LOCKED : 0;
         g->yield_word = mine ? me : 0;
         for (gil_thread *r = g->threads; r != NULL; r = r->next) {
@@ -316,7 +316,9 @@ static void ask(park_state *ps);
 // its yield point reads the clock and it drops the GIL itself at
 // slice_due; a waiter's timer is then only a backstop (a late timer on a
 // busy machine would lengthen the slice). The first to set SLICE in a hold
-// sets the due time: `due`, or one interval from now when 0.
+// sets the due time: `due`, or one interval from now when 0. A racer whose
+// CAS fails may have stored its own due time over the winner's: one slice
+// then ends a little earlier or later, never more than an interval off.
 static void
 mark_slice(ct_gil *g, int64_t due)
 {

@@ -1693,6 +1693,33 @@ fork_held_by_forker(void)
     CHECK_OK(ct_gil_free(fork_gil));
 }
 
+// The forker holds a hand-off GIL while a waiter sleeps (so the holder's
+// yield word carries SLICE): the child still holds it, and it works.
+static void
+fork_held_by_forker_with_waiter(void)
+{
+    struct fifo f;
+    memset(&f, 0, sizeof f);
+    f.g = fork_gil = new_gil(CT_GIL_POLICY_HANDOFF, CT_SECONDS(1), true, 4);
+    CHECK_OK(ct_gil_acquire(f.g));
+    struct fifo_arg arg = {&f, 0};
+    pthread_t t = ct_test_spawn(fifo_main, &arg);
+    CHECK(ct_test_poll_at_least(&f.started, 1, ct_test_long_wait()));
+    int fd = atomic_load(&f.stat_fd[0]);
+    if (fd < 0) {
+        SKIP("no /proc/thread-self/stat to see a waiter asleep");
+    }
+    wait_until_asleep(fd);
+    fork_expect_held = true;
+    fork_check("the forking thread held the GIL, a waiter slept");
+    fork_expect_held = false;
+    CHECK_OK(ct_gil_release(f.g));
+    ct_test_join(t);
+    close(fd);
+    CHECK_EQ(atomic_load(&f.next), 1);
+    CHECK_OK(ct_gil_free(f.g));
+}
+
 // Another thread holds the GIL (spinning on yield points) at the fork: it
 // does not exist in the child, which must not wait for it forever.
 static void
@@ -1753,6 +1780,8 @@ CT_SUITE(gil) = {
     {"exit after release", exit_after_release},
     {"fork, not held", fork_not_held},
     {"fork, held by the forking thread", fork_held_by_forker},
+    {"fork, held by the forker, a waiter asleep",
+     fork_held_by_forker_with_waiter},
     {"fork, held by another thread", fork_held_by_other_thread},
     {0},
 };
