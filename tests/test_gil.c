@@ -1634,6 +1634,25 @@ fork_child_uses_gil(void)
 {
     if (fork_expect_held) {
         CHECK(ct_gil_held(fork_gil));
+        CHECK_EQ(ct_gil_yield_point(fork_gil), 0);
+        // Held for real: another thread of the child sleeps until the
+        // release (a GIL freed by the fork would let it through at once,
+        // and it would never be seen asleep).
+        struct fifo f;
+        memset(&f, 0, sizeof f);
+        f.g = fork_gil;
+        struct fifo_arg a = {&f, 0};
+        pthread_t t = ct_test_spawn(fifo_main, &a);
+        CHECK(ct_test_poll_at_least(&f.started, 1, ct_test_long_wait()));
+        int fd = atomic_load(&f.stat_fd[0]);
+        if (fd >= 0) {
+            wait_until_asleep(fd);
+            close(fd);
+        }
+        CHECK_EQ(atomic_load(&f.next), 0);
+        CHECK_OK(ct_gil_release(fork_gil));
+        ct_test_join(t);
+        CHECK_EQ(atomic_load(&f.next), 1);
     }
     // If the forking thread held the GIL, the child may keep it (CPython)
     // or not: either way, it must end with a working acquire/release.
