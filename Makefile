@@ -212,7 +212,7 @@ ifneq ($(SAN)$(filter-out release,$(BUILD)),)
 lab:
 	$(MAKE) --no-print-directory lab SAN= BUILD=release
 else
-lab: $(OUT)/ctlab
+lab: $(OUT)/ctlab $(OUT)/ct_bench
 	$(OUT)/ctlab tour $(LAB_ARGS)
 endif
 
