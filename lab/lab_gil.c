@@ -667,16 +667,11 @@ typedef struct tl_arg {
     int lane;
 } tl_arg;
 
+// A CPU lane, holding the GIL: computes until told to stop.
 static int
-tl_cpu_main(void *p)
+tl_cpu(tl_arg *a)
 {
-    tl_arg *a = p;
     timeline *tl = a->tl;
-    tl->ident[a->lane] = ct_get_ident();
-    if (ct_barrier_wait(&tl->start, CT_FOREVER) < 0 ||
-        ct_gil_acquire(tl->g) != 0) {
-        return 1;
-    }
     uint64_t x = (uint64_t)(uintptr_t)a;
     while (!atomic_load_explicit(&tl->stop, memory_order_relaxed)) {
         x = lcg_units(x, 1);
@@ -687,16 +682,11 @@ tl_cpu_main(void *p)
     return ct_gil_release(tl->g) != 0 || x == 42;
 }
 
+// An I/O lane, holding the GIL: blocking calls with the GIL released.
 static int
-tl_io_main(void *p)
+tl_io(tl_arg *a)
 {
-    tl_arg *a = p;
     timeline *tl = a->tl;
-    tl->ident[a->lane] = ct_get_ident();
-    if (ct_barrier_wait(&tl->start, CT_FOREVER) < 0 ||
-        ct_gil_acquire(tl->g) != 0) {
-        return 1;
-    }
     while (!atomic_load_explicit(&tl->stop, memory_order_relaxed) &&
            tl->nio < TL_IO) {
         int k = tl->nio;
@@ -714,12 +704,19 @@ tl_io_main(void *p)
     return ct_gil_release(tl->g) != 0;
 }
 
-// Lanes below TL_CPU compute, the others do I/O.
+// A timeline thread: records its ident, starts with the others, takes the
+// GIL; then lanes below TL_CPU compute, the others do I/O.
 static int
 tl_main(void *p)
 {
     tl_arg *a = p;
-    return a->lane < TL_CPU ? tl_cpu_main(p) : tl_io_main(p);
+    timeline *tl = a->tl;
+    tl->ident[a->lane] = ct_get_ident();
+    if (ct_barrier_wait(&tl->start, CT_FOREVER) < 0 ||
+        ct_gil_acquire(tl->g) != 0) {
+        return 1;
+    }
+    return a->lane < TL_CPU ? tl_cpu(a) : tl_io(a);
 }
 
 // Runs the timeline's threads for `dur` ns under `policy`.
