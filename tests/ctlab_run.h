@@ -60,8 +60,9 @@ void check_str(int line, const json_value *doc, const char *path,
                const char *want);
 
 // Renders the SVG file `svg` to the PNG file `png` with rsvg-convert and
-// checks the PNG's signature: 0, or 1 when rsvg-convert is not installed
-// (the caller skips). Fails the test if it does not render.
-int render_svg(const char *svg, const char *png);
+// checks the PNG's signature, then removes `s` (a test's last step). Fails
+// the test if it does not render; skips it when rsvg-convert is not
+// installed.
+void render_svg(scratch *s, const char *svg, const char *png);
 
 #endif
