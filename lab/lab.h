@@ -28,6 +28,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cthreading/barrier.h>
+#include <cthreading/thread.h>
+
 #define LAB_EXIT_OK 0
 #define LAB_EXIT_FAILED 1 // an experiment could not run or broke a guarantee
 #define LAB_EXIT_USAGE 2  // bad command line: nothing ran
@@ -168,6 +171,21 @@ void lab_progress_end(lab_ctx *ctx);
 
 // Monotonic time in nanoseconds.
 int64_t lab_now_ns(void);
+
+// --- Threads (lab/threads.c) -----------------------------------------------
+
+// Starts n threads into t[0..n), thread i running fn(args + i * stride)
+// (fill per-thread arguments before the call). Stops at the first that
+// cannot be created or started, aborts `gate` (when not NULL: the barrier
+// the threads meet at first) so those already waiting there return, and
+// returns its ct error code; otherwise returns 0. *started gets how many
+// run either way; lab_join(ctx, t, *started) must follow.
+int lab_spawn(ct_thread **t, int n, ct_thread_fn *fn, void *args, size_t stride,
+              ct_barrier *gate, int *started);
+// Joins and frees t[0..n). With a ctx it waits in 0.1 s slices, ticking
+// the progress line; with NULL it just waits. Returns 0, or the first
+// join's error code. Blocks.
+int lab_join(lab_ctx *ctx, ct_thread **t, int n);
 
 // --- JSON writer (lab/json.c; standalone, the tests link it) -----------------
 

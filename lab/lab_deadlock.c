@@ -114,30 +114,16 @@ static int
 run_pair(lab_ctx *ctx, shared *s, ct_thread_fn *fn, worker w[2], int b_first)
 {
     ct_thread *t[2] = {NULL, NULL};
-    int rc = 0, started = 0;
+    int started = 0;
     w[0] = (worker){.s = s, .first = 0, .second = 1};
     w[1] = (worker){.s = s, .first = b_first, .second = 1 - b_first};
-    for (; started < 2; started++) {
-        rc = ct_thread_new(&t[started], fn, &w[started], NULL);
-        if (rc == 0) {
-            rc = ct_thread_start(t[started]);
-            if (rc != 0) {
-                ct_thread_free(t[started]);
-            }
-        }
-        if (rc != 0) {
-            (void)ct_barrier_abort(&s->holding);
-            (void)ct_barrier_abort(&s->done);
-            (void)ct_barrier_abort(&s->gate);
-            break;
-        }
+    int rc = lab_spawn(t, 2, fn, w, sizeof w[0], &s->gate, &started);
+    if (rc != 0) {
+        // The started thread may wait at any of them: it gets CT_EBROKEN.
+        (void)ct_barrier_abort(&s->holding);
+        (void)ct_barrier_abort(&s->done);
     }
-    for (int i = 0; i < started; i++) {
-        while (ct_thread_join(t[i], CT_MILLIS(100)) == CT_ETIMEDOUT) {
-            lab_progress_tick(ctx);
-        }
-        ct_thread_free(t[i]);
-    }
+    (void)lab_join(ctx, t, started);
     if (rc == 0 && (w[0].broken || w[1].broken)) {
         rc = CT_EBROKEN;
     }

@@ -427,27 +427,21 @@ release_run(int threads, uint64_t units, uint64_t chunk)
     (void)ct_barrier_init(&start, threads + 1, NULL, NULL, CT_FOREVER);
     release_arg a[MAXT];
     ct_thread *t[MAXT];
-    int made = 0;
-    for (; made < threads; made++) {
-        a[made] =
+    for (int i = 0; i < threads; i++) {
+        a[i] =
             (release_arg){g, &start, units / (uint64_t)threads, chunk, 0, 0, 0};
-        if (ct_thread_new(&t[made], release_main, &a[made], NULL) != 0 ||
-            ct_thread_start(t[made]) != 0) {
-            break;
-        }
     }
-    bool ok = made == threads;
-    if (!ok) {
-        (void)ct_barrier_abort(&start);
-    } else if (ct_barrier_wait(&start, CT_FOREVER) < 0) {
+    int made;
+    bool ok =
+        lab_spawn(t, threads, release_main, a, sizeof a[0], &start, &made) == 0;
+    if (ok && ct_barrier_wait(&start, CT_FOREVER) < 0) {
         ok = false;
     }
+    ok = lab_join(NULL, t, made) == 0 && ok;
     // From the first thread's start to the last one's end, as they saw
     // them: this thread may not run again until they are almost done.
     int64_t t0 = 0, t1 = 0;
     for (int i = 0; i < made; i++) {
-        ok = ct_thread_join(t[i], CT_FOREVER) == 0 && ok;
-        ct_thread_free(t[i]);
         t0 = (i == 0 || a[i].t0 < t0) ? a[i].t0 : t0;
         t1 = (i == 0 || a[i].t1 > t1) ? a[i].t1 : t1;
     }
@@ -673,16 +667,11 @@ typedef struct tl_arg {
     int lane;
 } tl_arg;
 
+// A CPU lane, holding the GIL: computes until told to stop.
 static int
-tl_cpu_main(void *p)
+tl_cpu(tl_arg *a)
 {
-    tl_arg *a = p;
     timeline *tl = a->tl;
-    tl->ident[a->lane] = ct_get_ident();
-    if (ct_barrier_wait(&tl->start, CT_FOREVER) < 0 ||
-        ct_gil_acquire(tl->g) != 0) {
-        return 1;
-    }
     uint64_t x = (uint64_t)(uintptr_t)a;
     while (!atomic_load_explicit(&tl->stop, memory_order_relaxed)) {
         x = lcg_units(x, 1);
@@ -693,16 +682,11 @@ tl_cpu_main(void *p)
     return ct_gil_release(tl->g) != 0 || x == 42;
 }
 
+// An I/O lane, holding the GIL: blocking calls with the GIL released.
 static int
-tl_io_main(void *p)
+tl_io(tl_arg *a)
 {
-    tl_arg *a = p;
     timeline *tl = a->tl;
-    tl->ident[a->lane] = ct_get_ident();
-    if (ct_barrier_wait(&tl->start, CT_FOREVER) < 0 ||
-        ct_gil_acquire(tl->g) != 0) {
-        return 1;
-    }
     while (!atomic_load_explicit(&tl->stop, memory_order_relaxed) &&
            tl->nio < TL_IO) {
         int k = tl->nio;
@@ -720,6 +704,21 @@ tl_io_main(void *p)
     return ct_gil_release(tl->g) != 0;
 }
 
+// A timeline thread: records its ident, starts with the others, takes the
+// GIL; then lanes below TL_CPU compute, the others do I/O.
+static int
+tl_main(void *p)
+{
+    tl_arg *a = p;
+    timeline *tl = a->tl;
+    tl->ident[a->lane] = ct_get_ident();
+    if (ct_barrier_wait(&tl->start, CT_FOREVER) < 0 ||
+        ct_gil_acquire(tl->g) != 0) {
+        return 1;
+    }
+    return a->lane < TL_CPU ? tl_cpu(a) : tl_io(a);
+}
+
 // Runs the timeline's threads for `dur` ns under `policy`.
 static int
 timeline_run(timeline *tl, int policy, int64_t dur)
@@ -733,21 +732,13 @@ timeline_run(timeline *tl, int policy, int64_t dur)
     (void)ct_barrier_init(&tl->start, TL_THREADS + 1, NULL, NULL, CT_FOREVER);
     tl_arg args[TL_THREADS];
     ct_thread *t[TL_THREADS];
-    int made = 0, rc = 0;
-    for (; made < TL_THREADS; made++) {
-        args[made] = (tl_arg){tl, made};
-        rc = ct_thread_new(&t[made], made < TL_CPU ? tl_cpu_main : tl_io_main,
-                           &args[made], NULL);
-        if (rc == 0 && (rc = ct_thread_start(t[made])) != 0) {
-            ct_thread_free(t[made]);
-        }
-        if (rc != 0) {
-            break;
-        }
+    for (int i = 0; i < TL_THREADS; i++) {
+        args[i] = (tl_arg){tl, i};
     }
-    if (made < TL_THREADS) {
-        (void)ct_barrier_abort(&tl->start);
-    } else {
+    int made;
+    int rc = lab_spawn(t, TL_THREADS, tl_main, args, sizeof args[0], &tl->start,
+                       &made);
+    if (rc == 0) {
         if (ct_barrier_wait(&tl->start, CT_FOREVER) < 0) {
             rc = CT_ESTATE;
         }
@@ -759,11 +750,8 @@ timeline_run(timeline *tl, int policy, int64_t dur)
         tl->t1 = lab_now_ns();
     }
     atomic_store(&tl->stop, true);
-    for (int i = 0; i < made; i++) {
-        if (ct_thread_join(t[i], CT_FOREVER) != 0 && rc == 0) {
-            rc = CT_ESTATE;
-        }
-        ct_thread_free(t[i]);
+    if (lab_join(NULL, t, made) != 0 && rc == 0) {
+        rc = CT_ESTATE;
     }
     tl->nspans = ct_gil_trace_read(tl->g, tl->spans, TL_SPANS);
     (void)ct_gil_free(tl->g);

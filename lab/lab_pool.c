@@ -146,13 +146,10 @@ reuse(lab_ctx *ctx, long tasks, int workers)
     t0 = lab_now_ns();
     for (long i = 0; i < tasks && rc == 0; i++) {
         ct_thread *t;
-        rc = ct_thread_new(&t, record_ident_thread, &ids[i], NULL);
+        int n;
+        rc = lab_spawn(&t, 1, record_ident_thread, &ids[i], 0, NULL, &n);
         if (rc == 0) {
-            rc = ct_thread_start(t);
-            if (rc == 0) {
-                rc = ct_thread_join(t, CT_FOREVER);
-            }
-            ct_thread_free(t);
+            rc = lab_join(NULL, &t, n);
         }
         lab_progress_tick(ctx);
     }

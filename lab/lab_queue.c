@@ -250,17 +250,6 @@ typedef struct outcome {
     double secs, items_per_s;
 } outcome;
 
-static void
-join_all(lab_ctx *ctx, ct_thread **t, int from, int to)
-{
-    for (int i = from; i < to; i++) {
-        while (ct_thread_join(t[i], CT_MILLIS(100)) == CT_ETIMEDOUT) {
-            lab_progress_tick(ctx);
-        }
-        ct_thread_free(t[i]);
-    }
-}
-
 // Runs one shape with `how` and fills *o. Returns 0, or a ct error code
 // (no memory, a thread that could not start, a queue call that failed).
 static int
@@ -299,27 +288,21 @@ run_shape(lab_ctx *ctx, impl how, int producers, int consumers, int64_t maxsize,
     }
     // Consumers first (roles[0 .. consumers-1]), then producers.
     int started = 0;
-    for (; rc == 0 && started < n; started++) {
-        role *r = &roles[started];
+    for (int i = 0; i < n && rc == 0; i++) {
+        role *r = &roles[i];
         r->s = s;
-        r->producer = started >= consumers;
-        r->index = r->producer ? started - consumers : started;
-        rc = ct_thread_new(&t[started], role_main, r, NULL);
-        if (rc == 0) {
-            rc = ct_thread_start(t[started]);
-            if (rc != 0) {
-                ct_thread_free(t[started]);
-            }
-        }
-        if (rc != 0) {
-            (void)ct_barrier_abort(&s->start);
-            break;
-        }
+        r->producer = i >= consumers;
+        r->index = r->producer ? i - consumers : i;
+    }
+    if (rc == 0) {
+        rc = lab_spawn(t, n, role_main, roles, sizeof *roles, &s->start,
+                       &started);
     }
     lab_progress_begin(ctx, "queue: %dp/%dc, %s", producers, consumers,
                        how == CTQ ? "ct_queue" : "naive ring");
     // Producers first; then the end of the stream for the consumers.
-    join_all(ctx, t, started > consumers ? consumers : started, started);
+    int first_producer = started > consumers ? consumers : started;
+    (void)lab_join(ctx, t + first_producer, started - first_producer);
     if (have_queue) {
         if (how == CTQ) {
             (void)ct_queue_shutdown(s->q, false);
@@ -327,7 +310,7 @@ run_shape(lab_ctx *ctx, impl how, int producers, int consumers, int64_t maxsize,
             naive_close(&s->ring);
         }
     }
-    join_all(ctx, t, 0, started < consumers ? started : consumers);
+    (void)lab_join(ctx, t, started < consumers ? started : consumers);
     lab_progress_end(ctx);
 
     if (rc == 0) {
@@ -749,18 +732,11 @@ join_experiment(lab_ctx *ctx, long items, int workers)
     ct_thread **t = calloc((size_t)workers, sizeof *t);
     rc = rc != 0 ? rc : w != NULL && t != NULL ? 0 : CT_ENOMEM;
     int started = 0;
-    for (; rc == 0 && started < workers; started++) {
-        w[started] = (worker_args){.q = q, .done = &done};
-        rc = ct_thread_new(&t[started], task_worker, &w[started], NULL);
-        if (rc == 0) {
-            rc = ct_thread_start(t[started]);
-            if (rc != 0) {
-                ct_thread_free(t[started]);
-            }
-        }
-        if (rc != 0) {
-            break;
-        }
+    for (int i = 0; i < workers && rc == 0; i++) {
+        w[i] = (worker_args){.q = q, .done = &done};
+    }
+    if (rc == 0) {
+        rc = lab_spawn(t, workers, task_worker, w, sizeof *w, NULL, &started);
     }
     int64_t t0 = lab_now_ns();
     long done_at_join = -1;
@@ -776,7 +752,7 @@ join_experiment(lab_ctx *ctx, long items, int workers)
     double join_ms = (double)(lab_now_ns() - t0) / 1e6;
     int64_t unfinished_after = ct_queue_unfinished_tasks(q);
     (void)ct_queue_shutdown(q, false); // the workers' gets end
-    join_all(ctx, t, 0, started);
+    (void)lab_join(ctx, t, started);
     int extra = ct_queue_task_done(q); // one more than was put
     for (int i = 0; i < started; i++) {
         rc = rc != 0 ? rc : w[i].err;

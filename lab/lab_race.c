@@ -109,29 +109,15 @@ run_method(lab_ctx *ctx, method how, int threads, long iterations, result *r)
         s->threads = threads;
         rc = ct_barrier_init(&s->start, threads, NULL, NULL, CT_FOREVER);
     }
-    for (; rc == 0 && started < threads; started++) {
-        w[started].s = s;
-        rc = ct_thread_new(&t[started], work, &w[started], NULL);
-        if (rc == 0) {
-            rc = ct_thread_start(t[started]);
-            if (rc != 0) {
-                ct_thread_free(t[started]);
-            }
-        }
-        if (rc != 0) {
-            // Those already waiting get CT_EBROKEN and return.
-            (void)ct_barrier_abort(&s->start);
-            break;
-        }
+    for (int i = 0; i < threads && rc == 0; i++) {
+        w[i].s = s;
+    }
+    if (rc == 0) {
+        rc = lab_spawn(t, threads, work, w, sizeof *w, &s->start, &started);
     }
     lab_progress_begin(ctx, "race: %s, %d threads x %ld", method_key[how],
                        threads, iterations);
-    for (int i = 0; i < started; i++) {
-        while (ct_thread_join(t[i], CT_MILLIS(100)) == CT_ETIMEDOUT) {
-            lab_progress_tick(ctx);
-        }
-        ct_thread_free(t[i]);
-    }
+    (void)lab_join(ctx, t, started);
     lab_progress_end(ctx);
     if (rc == 0) {
         int64_t first = w[0].start_ns, last = w[0].end_ns;

@@ -26,9 +26,9 @@ typedef struct crew {
     int started;
 } crew;
 
-// Starts n threads. On failure aborts `gate` (the barrier they meet at
-// first), so those already started return, and returns the ct error code;
-// crew_join must follow either way.
+// Starts n threads (lab_spawn). On failure aborts `gate` (the barrier they
+// meet at first), so those already started return, and returns the ct
+// error code; crew_join must follow either way.
 static int
 crew_start(crew *c, int n, ct_thread_fn *fn, void *args, size_t size,
            ct_barrier *gate)
@@ -39,34 +39,14 @@ crew_start(crew *c, int n, ct_thread_fn *fn, void *args, size_t size,
         (void)ct_barrier_abort(gate);
         return CT_ENOMEM;
     }
-    for (int i = 0; i < n; i++) {
-        int rc =
-            ct_thread_new(&c->t[i], fn, (char *)args + (size_t)i * size, NULL);
-        if (rc == 0) {
-            rc = ct_thread_start(c->t[i]);
-            if (rc != 0) {
-                ct_thread_free(c->t[i]);
-            }
-        }
-        if (rc != 0) {
-            (void)ct_barrier_abort(gate);
-            return rc;
-        }
-        c->started++;
-    }
-    return 0;
+    return lab_spawn(c->t, n, fn, args, size, gate, &c->started);
 }
 
 // Joins every started thread, ticking the progress line while it waits.
 static void
 crew_join(lab_ctx *ctx, crew *c)
 {
-    for (int i = 0; i < c->started; i++) {
-        while (ct_thread_join(c->t[i], CT_MILLIS(100)) == CT_ETIMEDOUT) {
-            lab_progress_tick(ctx);
-        }
-        ct_thread_free(c->t[i]);
-    }
+    (void)lab_join(ctx, c->t, c->started);
     free(c->t);
     c->t = NULL;
     c->started = 0;

@@ -124,6 +124,45 @@ run_ctlab(const char *const *args, const char *python, run_result *r)
     run_prog(argv, python, r);
 }
 
+json_value *
+run_ctlab_json(int line, scratch *s, const char *const *args,
+               const char *python, run_result *r, int want)
+{
+    char name[64];
+    snprintf(name, sizeof name, "%s.json", args[0]);
+    const char *json = scratch_file(s, name);
+    const char *argv[32];
+    char what[256] = "";
+    int n = 0;
+    for (; args[n] != NULL && n < 29; n++) {
+        argv[n] = args[n];
+        size_t len = strlen(what);
+        snprintf(what + len, sizeof what - len, "%s%s", n > 0 ? " " : "",
+                 args[n]);
+    }
+    argv[n++] = "--json";
+    argv[n++] = json;
+    argv[n] = NULL;
+    run_ctlab(argv, python, r);
+    check_status(line, what, r, want);
+    return parse_or_fail(line, json);
+}
+
+const char *
+python_or_skip(int line, json_value *doc, const char *path, scratch *s)
+{
+    const char *py = json_str(doc, path);
+    if (py == NULL) {
+        ct_test_fail(__FILE__, line, "%s: missing", path);
+    }
+    if (strcmp(py, "absent") == 0) {
+        json_free(doc);
+        scratch_remove(s);
+        SKIP("python3 not installed");
+    }
+    return py;
+}
+
 // Fails with ctlab's stderr when it did not exit with `want`.
 void
 check_status(int line, const char *what, const run_result *r, int want)
@@ -167,13 +206,14 @@ check_str(int line, const json_value *doc, const char *path, const char *want)
     }
 }
 
-int
-render_svg(const char *svg, const char *png)
+void
+render_svg(scratch *s, const char *svg, const char *png)
 {
     run_result r;
     run_prog((const char *[]){"rsvg-convert", "-o", png, svg, NULL}, NULL, &r);
     if (r.status == 127) {
-        return 1;
+        scratch_remove(s);
+        SKIP("rsvg-convert not installed (librsvg2-bin)");
     }
     check_status(__LINE__, "rsvg-convert", &r, 0);
     char magic[8] = {0};
@@ -182,5 +222,5 @@ render_svg(const char *svg, const char *png)
     CHECK_EQ(fread(magic, 1, 8, p), 8);
     fclose(p);
     CHECK(memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0);
-    return 0;
+    scratch_remove(s);
 }

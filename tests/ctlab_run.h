@@ -38,6 +38,18 @@ const char *ctlab_path(void);
 // Runs ctlab with the NULL-terminated arguments.
 void run_ctlab(const char *const *args, const char *python, run_result *r);
 
+// Runs ctlab with `args` (NULL-terminated, args[0] the command) and
+// "--json FILE" appended, FILE "<command>.json" in `s` (made by
+// scratch_make); checks that it exits with `want` and returns its parsed
+// document (json_free it). Fails the test otherwise.
+json_value *run_ctlab_json(int line, scratch *s, const char *const *args,
+                           const char *python, run_result *r, int want);
+// Returns the experiment's param "python" at `path` in doc (failing when
+// there is none). When it is "absent" (no python3 here) it frees doc,
+// removes s and skips the test.
+const char *python_or_skip(int line, json_value *doc, const char *path,
+                           scratch *s);
+
 // Fails with ctlab's stderr when it did not exit with `want`.
 void check_status(int line, const char *what, const run_result *r, int want);
 // Parses the JSON file at `path`, failing the test if it is not JSON.
@@ -48,8 +60,9 @@ void check_str(int line, const json_value *doc, const char *path,
                const char *want);
 
 // Renders the SVG file `svg` to the PNG file `png` with rsvg-convert and
-// checks the PNG's signature: 0, or 1 when rsvg-convert is not installed
-// (the caller skips). Fails the test if it does not render.
-int render_svg(const char *svg, const char *png);
+// checks the PNG's signature, then removes `s` (a test's last step). Fails
+// the test if it does not render; skips it when rsvg-convert is not
+// installed.
+void render_svg(scratch *s, const char *svg, const char *png);
 
 #endif

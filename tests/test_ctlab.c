@@ -77,13 +77,10 @@ race_quick_json(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "race.json");
     run_result r;
-    run_ctlab((const char *[]){"race", "--quick", "--no-python", "--json", json,
-                               NULL},
-              NULL, &r);
-    check_status(__LINE__, "race --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"race", "--quick", "--no-python", NULL},
+        NULL, &r, 0);
     check_str(__LINE__, doc, "ctlab", CT_VERSION_STRING);
     check_str(__LINE__, doc, "command", "race");
     CHECK(json_num(doc, "machine.cpus") >= 1);
@@ -102,13 +99,12 @@ race_sizes_from_flags(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "race.json");
     run_result r;
-    run_ctlab((const char *[]){"race", "--threads=3", "--iterations", "1000",
-                               "--no-python", "--json", json, NULL},
-              NULL, &r);
-    check_status(__LINE__, "race --threads=3", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc =
+        run_ctlab_json(__LINE__, &s,
+                       (const char *[]){"race", "--threads=3", "--iterations",
+                                        "1000", "--no-python", NULL},
+                       NULL, &r, 0);
     check_race_doc(doc, 3);
     check_num(__LINE__, doc, "experiments.race.params.iterations", 1000);
     check_num(__LINE__, doc, "experiments.race.tables.counter.rows[1].expected",
@@ -123,13 +119,12 @@ race_sized_by_seconds(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "race.json");
     run_result r;
-    run_ctlab((const char *[]){"race", "--seconds", "0.2", "--threads", "2",
-                               "--no-python", "--json", json, NULL},
-              NULL, &r);
-    check_status(__LINE__, "race --seconds 0.2", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc =
+        run_ctlab_json(__LINE__, &s,
+                       (const char *[]){"race", "--seconds", "0.2", "--threads",
+                                        "2", "--no-python", NULL},
+                       NULL, &r, 0);
     check_race_doc(doc, 2);
     check_str(__LINE__, doc, "experiments.race.params.sized_by", "seconds");
     check_num(__LINE__, doc, "options.seconds", 0.2);
@@ -144,19 +139,10 @@ race_python_column(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "race.json");
     run_result r;
-    run_ctlab((const char *[]){"race", "--quick", "--json", json, NULL}, NULL,
-              &r);
-    check_status(__LINE__, "race --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
-    const char *py = json_str(doc, "experiments.race.params.python");
-    CHECK(py != NULL);
-    if (strcmp(py, "absent") == 0) {
-        json_free(doc);
-        scratch_remove(&s);
-        SKIP("python3 not installed");
-    }
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"race", "--quick", NULL}, NULL, &r, 0);
+    (void)python_or_skip(__LINE__, doc, "experiments.race.params.python", &s);
     const char *t = "experiments.race.tables.python";
     char p[160];
     snprintf(p, sizeof p, "%s.rows[0].expected", t);
@@ -176,12 +162,10 @@ race_python_absent(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "race.json");
     run_result r;
-    run_ctlab((const char *[]){"race", "--quick", "--json", json, NULL},
-              "/nonexistent/python3", &r);
-    check_status(__LINE__, "race without python3", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc =
+        run_ctlab_json(__LINE__, &s, (const char *[]){"race", "--quick", NULL},
+                       "/nonexistent/python3", &r, 0);
     check_str(__LINE__, doc, "experiments.race.params.python", "absent");
     CHECK(json_get(doc, "experiments.race.tables.python") == NULL);
     CHECK(json_get(doc, "experiments.race.tables.counter") != NULL);
@@ -445,20 +429,7 @@ svg_renders(void)
     CHECK(strcmp(lab_svg_color(8), lab_svg_color(0)) == 0);
     CHECK(strcmp(lab_svg_color(-1), lab_svg_color(7)) == 0);
 
-    run_result r;
-    run_prog((const char *[]){"rsvg-convert", "-o", png, svg, NULL}, NULL, &r);
-    if (r.status == 127) {
-        scratch_remove(&s);
-        SKIP("rsvg-convert not installed (librsvg2-bin)");
-    }
-    check_status(__LINE__, "rsvg-convert", &r, 0);
-    char magic[8] = {0};
-    FILE *p = fopen(png, "rb");
-    CHECK(p != NULL);
-    CHECK_EQ(fread(magic, 1, 8, p), 8);
-    fclose(p);
-    CHECK(memcmp(magic, "\x89PNG\r\n\x1a\n", 8) == 0);
-    scratch_remove(&s);
+    render_svg(&s, svg, png);
 }
 
 CT_SUITE(ctlab) = {

@@ -14,16 +14,14 @@ bench_quick_section(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "bench.json");
     const char *svg = scratch_file(&s, "bench.svg");
     const char *png = scratch_file(&s, "bench.png");
     run_result r;
-    run_ctlab((const char *[]){"bench", "--quick", "uncontended", "--json",
-                               json, "--svg", svg, NULL},
-              NULL, &r);
-    check_status(__LINE__, "ctlab bench --quick uncontended", &r, 0);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s,
+        (const char *[]){"bench", "--quick", "uncontended", "--svg", svg, NULL},
+        NULL, &r, 0);
     CHECK(strstr(r.out, "Summary") != NULL);
-    json_value *doc = parse_or_fail(__LINE__, json);
     check_str(__LINE__, doc, "experiments.bench.params.sections",
               "uncontended");
     const json_value *rows =
@@ -57,11 +55,7 @@ bench_quick_section(void)
     const json_value *held = json_get(claims->items[0], "held");
     CHECK(held != NULL && held->boolean == (miss == 0 && ok > 0));
     json_free(doc);
-    int rc = render_svg(svg, png);
-    scratch_remove(&s);
-    if (rc == 1) {
-        SKIP("rsvg-convert not installed (librsvg2-bin)");
-    }
+    render_svg(&s, svg, png);
 }
 
 static void

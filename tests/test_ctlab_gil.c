@@ -147,27 +147,21 @@ gil_quick_json_and_svg(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "gil.json");
     const char *svg = scratch_file(&s, "gil.svg");
     const char *png = scratch_file(&s, "gil.png");
     run_result r;
-    run_ctlab((const char *[]){"gil", "--quick", "--no-python", "--json", json,
-                               "--svg", svg, NULL},
-              NULL, &r);
-    check_status(__LINE__, "ctlab gil --quick", &r, 0);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s,
+        (const char *[]){"gil", "--quick", "--no-python", "--svg", svg, NULL},
+        NULL, &r, 0);
     CHECK(strstr(r.out, "gil cpu") != NULL);
-    json_value *doc = parse_or_fail(__LINE__, json);
     check_str(__LINE__, doc, "command", "gil");
     check_cpu(doc);
     check_io(doc);
     check_convoy(doc);
     check_interval_and_timeline(doc);
     json_free(doc);
-    int rc = render_svg(svg, png);
-    scratch_remove(&s);
-    if (rc == 1) {
-        SKIP("rsvg-convert not installed (librsvg2-bin)");
-    }
+    render_svg(&s, svg, png);
 }
 
 // Without --svg there is no timeline experiment.
@@ -176,13 +170,10 @@ gil_without_svg(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "gil.json");
     run_result r;
-    run_ctlab(
-        (const char *[]){"gil", "--quick", "--no-python", "--json", json, NULL},
-        NULL, &r);
-    check_status(__LINE__, "ctlab gil --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"gil", "--quick", "--no-python", NULL},
+        NULL, &r, 0);
     CHECK(json_get(doc, "experiments.gil_cpu") != NULL);
     CHECK(json_get(doc, "experiments.gil_timeline") == NULL);
     json_free(doc);

@@ -52,13 +52,11 @@ python_absent(void)
 {
     scratch s = {0};
     scratch_make(&s);
-    const char *json = scratch_file(&s, "python.json");
     run_result r;
-    run_ctlab((const char *[]){"python", "--quick", "--json", json, NULL},
-              "/nonexistent/python3", &r);
-    check_status(__LINE__, "ctlab python without python3", &r, 0);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"python", "--quick", NULL},
+        "/nonexistent/python3", &r, 0);
     CHECK(strstr(r.out, "not found") != NULL);
-    json_value *doc = parse_or_fail(__LINE__, json);
     check_str(__LINE__, doc, "experiments.python.params.python", "absent");
     CHECK(json_get(doc, "experiments.race_python") == NULL);
     json_free(doc);

@@ -158,13 +158,10 @@ queue_quick_json(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "queue.json");
     run_result r;
-    run_ctlab((const char *[]){"queue", "--quick", "--no-python", "--json",
-                               json, NULL},
-              NULL, &r);
-    check_status(__LINE__, "queue --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"queue", "--quick", "--no-python", NULL},
+        NULL, &r, 0);
     check_str(__LINE__, doc, "command", "queue");
     check_num(__LINE__, doc, "exit", 0);
     check_queue_doc(doc, 1000, 4);
@@ -182,13 +179,12 @@ queue_sizes_from_flags(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "queue.json");
     run_result r;
-    run_ctlab((const char *[]){"queue", "--items", "70", "--threads=3",
-                               "--no-python", "--json", json, NULL},
-              NULL, &r);
-    check_status(__LINE__, "queue --items 70 --threads=3", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc =
+        run_ctlab_json(__LINE__, &s,
+                       (const char *[]){"queue", "--items", "70", "--threads=3",
+                                        "--no-python", NULL},
+                       NULL, &r, 0);
     check_queue_doc(doc, 70, 3);
     check_num(__LINE__, doc,
               "experiments.queue_shapes.tables.shapes.rows[3]"
@@ -204,19 +200,11 @@ queue_python_column(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "queue.json");
     run_result r;
-    run_ctlab((const char *[]){"queue", "--quick", "--json", json, NULL}, NULL,
-              &r);
-    check_status(__LINE__, "queue --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
-    const char *py = json_str(doc, "experiments.queue_shapes.params.python");
-    CHECK(py != NULL);
-    if (strcmp(py, "absent") == 0) {
-        json_free(doc);
-        scratch_remove(&s);
-        SKIP("python3 not installed");
-    }
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"queue", "--quick", NULL}, NULL, &r, 0);
+    const char *py = python_or_skip(
+        __LINE__, doc, "experiments.queue_shapes.params.python", &s);
     CHECK(strcmp(py, "failed") != 0);
     const char *t = "experiments.queue_shapes.tables.shapes";
     char p[160];
@@ -285,13 +273,10 @@ pool_quick_json(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "pool.json");
     run_result r;
-    run_ctlab((const char *[]){"pool", "--quick", "--no-python", "--json", json,
-                               NULL},
-              NULL, &r);
-    check_status(__LINE__, "pool --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"pool", "--quick", "--no-python", NULL},
+        NULL, &r, 0);
     check_str(__LINE__, doc, "command", "pool");
     check_num(__LINE__, doc, "exit", 0);
     check_pool_doc(doc, 4);
@@ -307,14 +292,12 @@ pool_sizes_from_flags(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "pool.json");
     run_result r;
-    run_ctlab((const char *[]){"pool", "--quick", "--threads", "2", "--tasks",
-                               "50", "--sleep-ms", "5", "--no-python", "--json",
-                               json, NULL},
-              NULL, &r);
-    check_status(__LINE__, "pool --threads 2", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s,
+        (const char *[]){"pool", "--quick", "--threads", "2", "--tasks", "50",
+                         "--sleep-ms", "5", "--no-python", NULL},
+        NULL, &r, 0);
     check_pool_doc(doc, 2);
     check_num(__LINE__, doc, "experiments.pool_reuse.params.tasks", 50);
     check_num(__LINE__, doc, "experiments.pool_io.params.sleep_ms", 5);
@@ -329,19 +312,11 @@ pool_python_table(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "pool.json");
     run_result r;
-    run_ctlab((const char *[]){"pool", "--quick", "--json", json, NULL}, NULL,
-              &r);
-    check_status(__LINE__, "pool --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
-    const char *py = json_str(doc, "experiments.pool_cpu.params.python");
-    CHECK(py != NULL);
-    if (strcmp(py, "absent") == 0) {
-        json_free(doc);
-        scratch_remove(&s);
-        SKIP("python3 not installed");
-    }
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"pool", "--quick", NULL}, NULL, &r, 0);
+    const char *py =
+        python_or_skip(__LINE__, doc, "experiments.pool_cpu.params.python", &s);
     CHECK(strcmp(py, "failed") != 0);
     double speedup =
         json_num(doc, "experiments.pool_cpu.tables.python.rows[1].speedup");
@@ -360,13 +335,10 @@ tour_runs_queue_and_pool(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "tour.json");
     run_result r;
-    run_ctlab((const char *[]){"tour", "--quick", "--no-python", "--json", json,
-                               NULL},
-              NULL, &r);
-    check_status(__LINE__, "tour --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"tour", "--quick", "--no-python", NULL},
+        NULL, &r, 0);
     check_queue_doc(doc, 1000, 4);
     check_pool_doc(doc, 4);
     json_free(doc);

@@ -196,13 +196,10 @@ sync_quick_json(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "sync.json");
     run_result r;
-    run_ctlab((const char *[]){"sync", "--quick", "--no-python", "--json", json,
-                               NULL},
-              NULL, &r);
-    check_status(__LINE__, "sync --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"sync", "--quick", "--no-python", NULL},
+        NULL, &r, 0);
     check_str(__LINE__, doc, "command", "sync");
     check_num(__LINE__, doc, "exit", 0);
     check_sync_doc(doc, 0);
@@ -221,13 +218,12 @@ sync_two_threads(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "sync.json");
     run_result r;
-    run_ctlab((const char *[]){"sync", "--quick", "--threads", "2", "--depth",
-                               "3", "--no-python", "--json", json, NULL},
-              NULL, &r);
-    check_status(__LINE__, "sync --threads 2", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc =
+        run_ctlab_json(__LINE__, &s,
+                       (const char *[]){"sync", "--quick", "--threads", "2",
+                                        "--depth", "3", "--no-python", NULL},
+                       NULL, &r, 0);
     check_sync_doc(doc, 2);
     check_num(__LINE__, doc, "experiments.sync_rlock.params.depth", 3);
     check_num(__LINE__, doc, "experiments.sync_event.params.waiters", 2);
@@ -244,19 +240,11 @@ sync_python_column(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "sync.json");
     run_result r;
-    run_ctlab((const char *[]){"sync", "--quick", "--json", json, NULL}, NULL,
-              &r);
-    check_status(__LINE__, "sync --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
-    const char *py = json_str(doc, "experiments.sync_semaphore.params.python");
-    CHECK(py != NULL);
-    if (strcmp(py, "absent") == 0) {
-        json_free(doc);
-        scratch_remove(&s);
-        SKIP("python3 not installed");
-    }
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"sync", "--quick", NULL}, NULL, &r, 0);
+    (void)python_or_skip(__LINE__, doc,
+                         "experiments.sync_semaphore.params.python", &s);
     double most =
         json_num(doc, "experiments.sync_semaphore.tables.concurrency.rows[2]."
                       "max_inside");
@@ -319,12 +307,10 @@ deadlock_quick_json(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "deadlock.json");
     run_result r;
-    run_ctlab((const char *[]){"deadlock", "--quick", "--json", json, NULL},
-              NULL, &r);
-    check_status(__LINE__, "deadlock --quick", &r, 0);
-    json_value *doc = parse_or_fail(__LINE__, json);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s, (const char *[]){"deadlock", "--quick", NULL}, NULL, &r,
+        0);
     check_str(__LINE__, doc, "command", "deadlock");
     check_num(__LINE__, doc, "exit", 0);
     check_deadlock_doc(doc, 100);
@@ -343,16 +329,14 @@ deadlock_timeout_from_seconds(void)
 {
     scratch s;
     scratch_make(&s);
-    const char *json = scratch_file(&s, "deadlock.json");
     run_result r;
     int64_t t0 = ct_test_now();
-    run_ctlab((const char *[]){"deadlock", "--quick", "--seconds", "0.3",
-                               "--json", json, NULL},
-              NULL, &r);
+    json_value *doc = run_ctlab_json(
+        __LINE__, &s,
+        (const char *[]){"deadlock", "--quick", "--seconds", "0.3", NULL}, NULL,
+        &r, 0);
     int64_t elapsed = ct_test_now() - t0;
-    check_status(__LINE__, "deadlock --seconds 0.3", &r, 0);
     CHECK(elapsed >= 300000000); // it waited for the timeout
-    json_value *doc = parse_or_fail(__LINE__, json);
     check_deadlock_doc(doc, 300);
     json_free(doc);
     scratch_remove(&s);
