@@ -139,10 +139,11 @@ LAB_BENCH_OBJS := $(OUT)/obj/bench/bench_gil.o
 $(OUT)/ctlab: $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC) $(LIBS)
 
+# An example that needs a library of its own names it in EXAMPLE_LIBS_<name>.
 $(OUT)/examples/%: examples/%.c $(STATIC) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -Isrc,$(ALL_CFLAGS)) $(ALL_LDFLAGS) -MF $@.d -o $@ $< \
-	    $(STATIC) $(LIBS)
+	    $(STATIC) $(EXAMPLE_LIBS_$*) $(LIBS)
 
 -include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) \
     $(LAB_OBJS:.o=.d) \
@@ -160,7 +161,10 @@ TEST_ENV += ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:$$ASAN_OPTIONS" \
 endif
 
 # tests/test_ctlab.c runs the ctlab built beside ct_tests.
-check: $(OUT)/ct_tests $(OUT)/ct_exit_child $(OUT)/ctlab $(OUT)/ct_bench
+EXAMPLE_BINS := $(EXAMPLE_SRCS:examples/%.c=$(OUT)/examples/%)
+# The tests run ctlab, ct_bench and the examples built beside ct_tests.
+check: $(OUT)/ct_tests $(OUT)/ct_exit_child $(OUT)/ctlab $(OUT)/ct_bench \
+    $(EXAMPLE_BINS)
 	$(TEST_ENV) $(OUT)/ct_tests $(if $(TEST),"$(TEST)")
 
 # The gate: every variant, then the install, header and lint checks. Each

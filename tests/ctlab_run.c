@@ -93,9 +93,10 @@ run_prog(const char *const *argv, const char *python, run_result *r)
     scratch_remove(&s);
 }
 
-// The path of the ctlab built beside this test binary.
+// The path of the program `name` (a path relative to the build directory)
+// built beside this test binary; fails the test when it is not built.
 const char *
-ctlab_path(void)
+built_path(const char *name)
 {
     static char prog[4200];
     char self[4096];
@@ -104,11 +105,17 @@ ctlab_path(void)
         SKIP("no /proc/self/exe");
     }
     self[len] = '\0';
-    snprintf(prog, sizeof prog, "%s/ctlab", dirname(self));
+    snprintf(prog, sizeof prog, "%s/%s", dirname(self), name);
     if (access(prog, X_OK) != 0) {
         ct_test_fail(__FILE__, __LINE__, "%s not built", prog);
     }
     return prog;
+}
+
+const char *
+ctlab_path(void)
+{
+    return built_path("ctlab");
 }
 
 // Runs ctlab with the NULL-terminated arguments.

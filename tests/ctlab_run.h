@@ -33,6 +33,9 @@ void run_prog(const char *const *argv, const char *python, run_result *r);
 // How long run_prog lets a program run (x the test scale): 8 s, unless a
 // test (a CT_SLOW one) sets more.
 extern double run_prog_limit_s;
+// The path of the program `name` ("ctlab", "examples/counter") built
+// beside this test binary; fails the test when it is not built.
+const char *built_path(const char *name);
 // The path of the ctlab built beside this test binary.
 const char *ctlab_path(void);
 // Runs ctlab with the NULL-terminated arguments.
