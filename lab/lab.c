@@ -85,6 +85,9 @@ print_cmd_help(const lab_cmd *cmd)
     if (!cmd->draws) {
         printf("  (%s draws nothing: it refuses --svg)\n", cmd->name);
     }
+    if (!cmd->timed && strcmp(cmd->name, "tour") != 0) {
+        printf("  (%s has fixed sizes: it refuses --seconds)\n", cmd->name);
+    }
 }
 
 static void
@@ -267,6 +270,12 @@ parse_flags(lab_ctx *ctx, request *req, int argc, char **argv)
                                    "--seconds '%s': need a number over 0 "
                                    "and up to %g",
                                    s, LAB_SECONDS_MAX);
+            }
+            if (!cmd->timed && strcmp(cmd->name, "tour") != 0) {
+                return usage_error(cmd,
+                                   "--seconds: %s has fixed sizes (--quick "
+                                   "makes them small)",
+                                   cmd->name);
             }
             ctx->seconds = v;
         } else if (is_flag(a, "--json") || is_flag(a, "--svg")) {

@@ -65,6 +65,8 @@ typedef struct lab_cmd {
     const lab_opt *opts;
     const char *args; // positional arguments it takes ("NAME"), or NULL
     bool draws;       // accepts --svg FILE
+    bool timed;       // takes --seconds S (others refuse it; the tour
+                      // passes it on to those that take it)
     bool in_tour;     // `ctlab tour` runs it (in table order)
     // Runs the Python half of the command's lessons alone, as experiments
     // of its own (`ctlab python` runs each in turn), or NULL.

@@ -316,4 +316,5 @@ const lab_cmd lab_cmd_deadlock = {
         "same two threads taking both locks in one order, many\ntimes, "
         "complete. No debug lock-order checker exists yet (to come).",
     .in_tour = true,
+    .timed = true,
 };

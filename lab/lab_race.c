@@ -399,4 +399,5 @@ const lab_cmd lab_cmd_race = {
     .opts = opts,
     .in_tour = true,
     .python = python_only,
+    .timed = true,
 };

@@ -1716,8 +1716,7 @@ const lab_cmd lab_cmd_sync = {
         "cancelled one never fires).\n--threads sets the threads of Lock, "
         "Semaphore, Event and Barrier. python3,\nwhen installed, runs the "
         "semaphore and bounded-buffer lessons too.\nThe sizes are fixed "
-        "(smaller in the tour and with --quick): --seconds changes\n"
-        "nothing here.",
+        "(smaller in the tour and with --quick).",
     .opts = opts,
     .in_tour = true,
 };

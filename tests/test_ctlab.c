@@ -259,6 +259,8 @@ bad_input_is_a_usage_error(void)
         {"race", "--seconds", "0"},
         {"race", "--seconds", "nan"},
         {"race", "--seconds", "inf"},
+        {"gil", "--seconds", "1"},
+        {"sync", "--seconds", "2"},
         {"race", "--iterations", "0"},
         {"race", "--iterations", "1e12"},
         {"race", "--svg", "x.svg"},
