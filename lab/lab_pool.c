@@ -727,6 +727,18 @@ run(lab_ctx *ctx, int argc, char **argv)
     return r2 > rc ? r2 : rc;
 }
 
+// `ctlab python`: python3's ThreadPoolExecutor on CPU-bound work alone.
+static int
+python_only(lab_ctx *ctx)
+{
+    int workers = ctx->threads > 0 ? ctx->threads : cpu_count();
+    lab_experiment_begin(ctx, "pool_python",
+                         "pool: python3's ThreadPoolExecutor on CPU-bound "
+                         "work");
+    python_cpu(ctx, 4L * workers, workers);
+    return lab_experiment_end(ctx);
+}
+
 const lab_cmd lab_cmd_pool = {
     .name = "pool",
     .summary = "ct_executor: thread reuse, I/O-bound and CPU-bound speedup, "
@@ -745,4 +757,5 @@ const lab_cmd lab_cmd_pool = {
             "ct_as_completed return every result, correct.",
     .opts = opts,
     .in_tour = true,
+    .python = python_only,
 };

@@ -842,6 +842,40 @@ run(lab_ctx *ctx, int argc, char **argv)
     return rc > rc2 ? rc : rc2;
 }
 
+// `ctlab python`: python3's queue.Queue in the lesson's shape alone.
+static int
+python_only(lab_ctx *ctx)
+{
+    long per = (long)lab_pick(ctx, 1000, 10000, 50000);
+    lab_experiment_begin(ctx, "queue_python",
+                         "queue: python3's queue.Queue(10), 3 producers, 2 "
+                         "consumers");
+    char note[200] = "";
+    double rate = python_rate(ctx, per, note, sizeof note);
+    if (isnan(rate)) {
+        lab_note(ctx, "%s", note);
+        return lab_experiment_end(ctx);
+    }
+    lab_table *t = lab_table_new(ctx, "python", NULL);
+    lab_table_col(t, "shape", "shape", NULL);
+    lab_table_col(t, "items", "items", NULL);
+    lab_table_col(t, "items_per_s", "rate", "items/s");
+    lab_table_row(t);
+    lab_cell_str(t, "3 producers, 2 consumers, maxsize 10");
+    lab_cell_int(t, 3 * per);
+    lab_cell_num(t, rate, 0);
+    lab_table_print(ctx, t);
+    char yes[200];
+    snprintf(yes, sizeof yes,
+             "python3's queue.Queue delivered all %ld items exactly once, "
+             "at %.0f items/s.",
+             3 * per, rate);
+    // python_rate refuses a run whose items did not add up.
+    lab_claim(ctx, "python: queue.Queue delivers every item exactly once", true,
+              yes, "-");
+    return lab_experiment_end(ctx);
+}
+
 const lab_cmd lab_cmd_queue = {
     .name = "queue",
     .summary = "producer-consumer through ct_queue: exactly once, bounded, "
@@ -861,4 +895,5 @@ const lab_cmd lab_cmd_queue = {
         "task_done/join: join returns only once every item was\nmarked done.",
     .opts = opts,
     .in_tour = true,
+    .python = python_only,
 };

@@ -1697,6 +1697,79 @@ run(lab_ctx *ctx, int argc, char **argv)
     return worst;
 }
 
+// `ctlab python`: python3's Semaphore(3) and Condition bounded buffer
+// alone, each an experiment of its own.
+static int
+python_only(lab_ctx *ctx)
+{
+    int threads = lab_threads(ctx, 8);
+    long m = (long)lab_pick(ctx, 20, 200, 2000);
+    long per = (long)lab_pick(ctx, 500, 5000, 50000);
+    char n_arg[32], m_arg[32], per_arg[32];
+    snprintf(n_arg, sizeof n_arg, "%d", threads);
+    snprintf(m_arg, sizeof m_arg, "%ld", m);
+    snprintf(per_arg, sizeof per_arg, "%ld", per);
+    char yes[200], no[200];
+
+    lab_experiment_begin(ctx, "sync_python_semaphore",
+                         "sync: python3's Semaphore(3)");
+    const char *sem_args[] = {n_arg, m_arg, NULL};
+    double sem[4];
+    if (python_column(ctx, "semaphore", python_semaphore, sem_args, sem, 4)) {
+        lab_table *t = lab_table_new(ctx, "python", NULL);
+        lab_table_col(t, "threads", "threads", NULL);
+        lab_table_col(t, "entries", "entries", "per thread");
+        lab_table_col(t, "max_inside", "most inside", NULL);
+        lab_table_col(t, "ns_per_entry", "time", "ns/entry");
+        lab_table_row(t);
+        lab_cell_int(t, threads);
+        lab_cell_int(t, m);
+        lab_cell_int(t, (long long)sem[2]);
+        lab_cell_num(t, sem[3], 0);
+        lab_table_print(ctx, t);
+        snprintf(yes, sizeof yes,
+                 "At most %.0f threads were inside "
+                 "Python's Semaphore(3) at once.",
+                 sem[2]);
+        snprintf(no, sizeof no,
+                 "%.0f threads were inside Python's "
+                 "Semaphore(3) at once!",
+                 sem[2]);
+        lab_claim(ctx, "python: a Semaphore(3) lets at most 3 in",
+                  sem[2] <= SEM_VALUE, yes, no);
+    }
+    int rc = lab_experiment_end(ctx);
+
+    lab_experiment_begin(ctx, "sync_python_buffer",
+                         "sync: python3's bounded buffer on a Condition");
+    const char *buf_args[] = {per_arg, NULL};
+    double buf[6];
+    if (python_column(ctx, "bounded buffer", python_buffer, buf_args, buf, 6)) {
+        lab_table *t = lab_table_new(ctx, "python", NULL);
+        lab_table_col(t, "items", "items", NULL);
+        lab_table_col(t, "taken", "taken", NULL);
+        lab_table_col(t, "items_per_s", "rate", "items/s");
+        lab_table_row(t);
+        lab_cell_int(t, (long long)buf[2]);
+        lab_cell_int(t, (long long)buf[3]);
+        lab_cell_num(t, buf[5], 0);
+        lab_table_print(ctx, t);
+        bool once = buf[3] == buf[2] && buf[4] == buf[2] * (buf[2] + 1) / 2;
+        snprintf(yes, sizeof yes,
+                 "Each of the %.0f items was taken once "
+                 "(the checksums agree).",
+                 buf[2]);
+        snprintf(no, sizeof no,
+                 "%.0f of %.0f items taken, or the checksums "
+                 "differ!",
+                 buf[3], buf[2]);
+        lab_claim(ctx, "python: the bounded buffer delivers each item once",
+                  once, yes, no);
+    }
+    int end = lab_experiment_end(ctx);
+    return rc > end ? rc : end;
+}
+
 const lab_cmd lab_cmd_sync = {
     .name = "sync",
     .summary = "each primitive's guarantee checked and timed: Lock to Timer",
@@ -1719,4 +1792,5 @@ const lab_cmd lab_cmd_sync = {
         "(smaller in the tour and with --quick).",
     .opts = opts,
     .in_tour = true,
+    .python = python_only,
 };

@@ -31,6 +31,17 @@ python_runs_each_lesson(void)
     CHECK(expected >= 1);
     snprintf(p, sizeof p, "%s.rows[1].observed", race);
     check_num(__LINE__, doc, p, expected);
+    // sync: the Semaphore(3) held; the buffer delivered each item once.
+    CHECK(json_num(doc, "experiments.sync_python_semaphore.tables.python."
+                        "rows[0].max_inside") <= 3);
+    const json_value *buf =
+        json_get(doc, "experiments.sync_python_buffer.tables.python.rows[0]");
+    CHECK(buf != NULL);
+    CHECK(json_num(buf, "taken") == json_num(buf, "items"));
+    // queue and pool ran too.
+    CHECK(json_num(doc, "experiments.queue_python.tables.python.rows[0]."
+                        "items_per_s") > 0);
+    CHECK(json_get(doc, "experiments.pool_python.tables.python") != NULL);
     // gil: five rows, each speedup the first row's wall over its own, and
     // the CPU claim agrees with its number.
     const json_value *rows =
