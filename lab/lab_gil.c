@@ -644,8 +644,7 @@ interval_part(lab_ctx *ctx)
 // --- The timeline (--svg) ----------------------------------------------------
 
 // Lane 0 is a CPU-bound thread, lane TL_IOLANE the I/O thread: the
-// convoy. (With two CPU-bound threads the I/O-priority thread still queues
-// behind the one already waiting: hand-off order is FIFO.)
+// convoy in its simplest form.
 enum { TL_CPU = 1, TL_IOLANE = TL_CPU, TL_THREADS = TL_CPU + 1 };
 enum { TL_SPANS = 4096, TL_IO = 1024 };
 

@@ -529,9 +529,9 @@ acquire_slow(ct_gil *g, gil_thread *r, bool dropped)
     int64_t wait_start = g->stats ? ct__clock_now_ns() | 1 : 0;
     ct__fetch_add_relaxed(&g->waiting, 1);
     // Back from a blocking call: ask at once (Beazley's proposal), from the
-    // first validate_wait.
-    park_state ps = {g, r, handoff,
-                     g->policy == CT_GIL_POLICY_IO_PRIORITY && r->io_return, 0};
+    // first validate_wait, and queue ahead of the CPU-bound waiters.
+    bool io_first = g->policy == CT_GIL_POLICY_IO_PRIORITY && r->io_return;
+    park_state ps = {g, r, handoff, io_first, 0};
     bool handed = false;
     for (;;) {
         uint32_t v = ct__load_relaxed(&g->state);
@@ -559,6 +559,7 @@ acquire_slow(ct_gil *g, gil_thread *r, bool dropped)
             .extend = wait_extend,
             .arg = &ps,
             .deadline = deadline,
+            .front = io_first,
         };
         uintptr_t token = TOKEN_WAKE;
         int rc = ct__park(&g->state, &args, &token);

@@ -1103,6 +1103,75 @@ io_priority_is_fifo(void)
     fifo_with(CT_GIL_POLICY_IO_PRIORITY);
 }
 
+// I/O priority: a thread back from a blocking call (its last release was
+// voluntary) queues ahead of a CPU-bound waiter that came first, so the
+// holder's release hands the GIL to it; under the hand-off policy it stays
+// behind.
+struct returner {
+    struct fifo *f;
+    ct_event ready, go;
+};
+
+static void *
+returner_main(void *p)
+{
+    struct returner *q = p;
+    CHECK_OK(ct_gil_acquire(q->f->g));
+    CHECK_OK(ct_gil_release(q->f->g)); // as around a blocking call
+    CHECK_OK(ct_event_set(&q->ready));
+    CHECK_OK(ct_event_wait(&q->go, ct_test_long_wait()));
+    struct fifo_arg a = {q->f, 1};
+    fifo_main(&a);
+    return NULL;
+}
+
+static void
+io_returner_order(int policy, int first, int second)
+{
+    struct fifo f;
+    memset(&f, 0, sizeof f);
+    f.g = new_gil(policy, CT_SECONDS(10), false, 0);
+    struct returner q = {.f = &f};
+    ct_event_init(&q.ready);
+    ct_event_init(&q.go);
+    pthread_t tr = ct_test_spawn(returner_main, &q);
+    CHECK_OK(ct_event_wait(&q.ready, ct_test_long_wait()));
+    CHECK_OK(ct_gil_acquire(f.g));
+    // The CPU-bound waiter first (a fresh thread: its first acquire).
+    struct fifo_arg w = {&f, 0};
+    pthread_t tw = ct_test_spawn(fifo_main, &w);
+    CHECK(ct_test_poll_at_least(&f.started, 1, ct_test_long_wait()));
+    int fd0 = atomic_load(&f.stat_fd[0]);
+    if (fd0 < 0) {
+        SKIP("no /proc/thread-self/stat to see a waiter asleep");
+    }
+    wait_until_asleep(fd0);
+    // Then the returner.
+    CHECK_OK(ct_event_set(&q.go));
+    CHECK(ct_test_poll_at_least(&f.started, 2, ct_test_long_wait()));
+    int fd1 = atomic_load(&f.stat_fd[1]);
+    wait_until_asleep(fd1);
+    CHECK_OK(ct_gil_release(f.g));
+    ct_test_join(tw);
+    ct_test_join(tr);
+    close(fd0);
+    close(fd1);
+    if (f.order[0] != first || f.order[1] != second) {
+        ct_test_fail(__FILE__, __LINE__,
+                     "policy %d: the GIL went to %s, then %s", policy,
+                     f.order[0] == 1 ? "the returner" : "the CPU-bound waiter",
+                     f.order[1] == 1 ? "the returner" : "the CPU-bound waiter");
+    }
+    CHECK_OK(ct_gil_free(f.g));
+}
+
+static void
+io_returner_goes_first(void)
+{
+    io_returner_order(CT_GIL_POLICY_IO_PRIORITY, 1, 0);
+    io_returner_order(CT_GIL_POLICY_HANDOFF, 0, 1);
+}
+
 // A thread comes back from a release around a blocking call while another
 // thread spins on yield points; how long until it has the GIL again?
 struct convoy {
@@ -1787,6 +1856,8 @@ CT_SUITE(gil) = {
     {"I/O priority is FIFO", io_priority_is_fifo},
     {"the dropper queues behind the waiters", dropper_queues_behind},
     {"I/O priority asks at once", io_priority_asks_at_once},
+    {"an I/O returner goes ahead of CPU-bound waiters",
+     io_returner_goes_first},
     {"CPython convoy", cpython_convoy},
     {"stats add up", stats_add_up},
     {"stats times", stats_times},

@@ -115,6 +115,54 @@ unpark_wakes_in_fifo_order(void)
     }
 }
 
+// Waiters that park with `front` go ahead of the others, in their own
+// arrival order: ids 1, 3 and 4 in front here.
+static const bool front_ids[6] = {false, true, false, true, true, false};
+
+static void *
+park_front_thread(void *p)
+{
+    parker_arg *a = p;
+    ct__park_args args = {.before_sleep = note_queued,
+                          .deadline = CT__NO_DEADLINE,
+                          .front = front_ids[a->id]};
+    a->rc = ct__park(a->key, &args, &a->token);
+    int at = atomic_load(a->log_len);
+    atomic_store(&a->log[at], a->id);
+    atomic_store(a->log_len, at + 1);
+    return NULL;
+}
+
+static void
+front_waiters_go_first(void)
+{
+    enum { N = 6 };
+    static const int want[N] = {1, 3, 4, 0, 2, 5};
+    parker_arg a[N];
+    pthread_t t[N];
+    atomic_int log[N];
+    atomic_int len = 0;
+    atomic_store(&queued, 0);
+    for (int i = 0; i < N; i++) {
+        a[i] = (parker_arg){&key_word, i, CT_FOREVER, -1, 0, log, &len};
+        t[i] = ct_test_spawn(park_front_thread, &a[i]);
+        while (atomic_load(&queued) < i + 1) {
+            sched_yield();
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(ct__unpark(&key_word, 1, NULL, NULL), 1);
+        while (atomic_load(&len) < i + 1) {
+            sched_yield();
+        }
+        CHECK_EQ(atomic_load(&log[i]), want[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        ct_test_join(t[i]);
+        CHECK_EQ(a[i].rc, CT__PARK_UNPARKED);
+    }
+}
+
 static void
 unpark_n_wakes_exactly_n(void)
 {
@@ -404,6 +452,7 @@ CT_SUITE(parking_lot) = {
     {"fork child can park", fork_child_can_park},
     {"spin slots are always returned", spin_slots_are_always_returned},
     {"unpark wakes in FIFO order", unpark_wakes_in_fifo_order},
+    {"front waiters go first", front_waiters_go_first},
     {"unpark n wakes exactly n", unpark_n_wakes_exactly_n},
     {"token reaches the woken thread", token_reaches_the_woken_thread},
     {"validate false does not park", validate_false_does_not_park},

@@ -51,7 +51,10 @@ typedef struct ct_gil ct_gil;
 //   late timer on a busy machine does not lengthen the slices.
 // IO_PRIORITY: HANDOFF, and a thread coming back from a release around a
 //   blocking call asks for the drop at once instead of after an interval
-//   (Beazley's proposal against the convoy effect).
+//   (Beazley's proposal against the convoy effect), and queues ahead of
+//   the waiters that are not back from one (behind those that are, in
+//   their order), so it is served next even beside several CPU-bound
+//   threads.
 #define CT_GIL_POLICY_CPYTHON 0
 #define CT_GIL_POLICY_HANDOFF 1
 #define CT_GIL_POLICY_IO_PRIORITY 2

@@ -11,8 +11,8 @@
 #include "sync/spin.h"
 
 // A thread's parking record, in thread-local storage. The queue fields
-// (key, next, queued, token, fair_at) belong to the bucket lock of `key`
-// while the thread is queued.
+// (key, next, queued, token, fair_at, front) belong to the bucket lock of
+// `key` while the thread is queued.
 typedef struct waiter {
     ct__parker parker;   // for ct__park()
     ct__parker lockwait; // for waiting on a bucket lock (never the same wait)
@@ -21,6 +21,7 @@ typedef struct waiter {
     uintptr_t token;
     int64_t fair_at;
     bool queued;
+    bool front; // queued ahead of the key's other waiters (ct__park_args)
     bool ready;
 } waiter;
 
@@ -260,13 +261,33 @@ ct__park(const void *key, const ct__park_args *args, uintptr_t *token)
     w->token = 0;
     w->fair_at = args->fair_at;
     w->queued = true;
+    w->front = args->front;
     ct__parker_prepare(&w->parker);
-    if (b->tail == NULL) {
-        b->head = w;
+    if (w->front) {
+        // Before the key's first waiter that is not in front: front
+        // waiters keep their own arrival order (a walk, but only for them).
+        waiter *prev = NULL, *it = b->head;
+        while (it != NULL && !(it->key == key && !it->front)) {
+            prev = it;
+            it = it->next;
+        }
+        w->next = it;
+        if (prev == NULL) {
+            b->head = w;
+        } else {
+            prev->next = w;
+        }
+        if (it == NULL) {
+            b->tail = w;
+        }
     } else {
-        b->tail->next = w;
+        if (b->tail == NULL) {
+            b->head = w;
+        } else {
+            b->tail->next = w;
+        }
+        b->tail = w;
     }
-    b->tail = w;
     bucket_unlock(b);
 
     if (args->before_sleep != NULL) {

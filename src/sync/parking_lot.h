@@ -41,6 +41,10 @@ typedef struct ct__park_args {
     int64_t fair_at;
     // Spin (see spin.h) on the wake-up before sleeping in the kernel.
     bool spin;
+    // Queue ahead of the key's waiters that did not ask for this (behind
+    // those that did, in their order) instead of at the back: the GIL's
+    // I/O-priority policy serves a thread back from a blocking call first.
+    bool front;
 } ct__park_args;
 
 enum {
