@@ -1,0 +1,40 @@
+// Tests of the lesson programs in examples/ (issue 8): each runs as a
+// process at a small size, and its output is checked for the property the
+// lesson demonstrates. Timing checks are one-sided, with slack.
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctlab_run.h"
+#include "test.h"
+
+// Runs examples/NAME with up to two arguments (NULL ends them early) and
+// fails the test unless it exits with 0.
+static void
+run_lesson(const char *name, const char *a1, const char *a2, run_result *r)
+{
+    char path[64];
+    snprintf(path, sizeof path, "examples/%s", name);
+    const char *argv[] = {built_path(path), a1, a1 != NULL ? a2 : NULL, NULL};
+    run_prog(argv, NULL, r);
+    check_status(__LINE__, name, r, 0);
+}
+
+// Lesson 1: 10 threads x 2,000 locked increments give exactly 20,000.
+static void
+lesson1_counter_is_exact(void)
+{
+    run_result r;
+    run_lesson("lesson1_counter", "2000", NULL, &r);
+    long got = -1, want = -1;
+    double s = -1;
+    CHECK(sscanf(r.out, "counter = %ld (expected %ld) in %lf s", &got, &want,
+                 &s) == 3);
+    CHECK_EQ(want, 20000);
+    CHECK_EQ(got, 20000);
+    CHECK(s >= 0);
+}
+
+CT_SUITE(examples_lessons) = {
+    {"lesson 1: the locked counter is exact", lesson1_counter_is_exact},
+    {0},
+};
