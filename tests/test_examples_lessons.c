@@ -55,8 +55,36 @@ lesson2_rlock_reenters(void)
     CHECK(strstr(r.out, "plain lock, nested acquire: CT_ETIMEDOUT") != NULL);
 }
 
+// Lesson 4: every one of 50 items is consumed exactly once, and no consumer
+// takes an item before the producer announced the event.
+static void
+lesson4_event_releases_consumers(void)
+{
+    enum { N = 50 };
+    run_result r;
+    run_lesson("lesson4_event", "50", NULL, &r);
+    const char *ready = strstr(r.out, "producer: 50 items ready");
+    CHECK(ready != NULL);
+    int seen[N] = {0};
+    int lines = 0;
+    for (const char *p = r.out; (p = strstr(p, "got item ")) != NULL; p++) {
+        CHECK(p > ready); // after set(), never before
+        int item = atoi(p + strlen("got item "));
+        CHECK(item >= 0 && item < N);
+        seen[item]++;
+        lines++;
+    }
+    CHECK_EQ(lines, N);
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ(seen[i], 1);
+    }
+    CHECK(strstr(r.out, "consumed 50 of 50 items") != NULL);
+}
+
 CT_SUITE(examples_lessons) = {
     {"lesson 1: the locked counter is exact", lesson1_counter_is_exact},
     {"lesson 2: get_or_set re-enters the rlock", lesson2_rlock_reenters},
+    {"lesson 4: an event releases both consumers",
+     lesson4_event_releases_consumers},
     {0},
 };
