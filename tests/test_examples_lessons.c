@@ -81,10 +81,40 @@ lesson4_event_releases_consumers(void)
     CHECK(strstr(r.out, "consumed 50 of 50 items") != NULL);
 }
 
+// Lesson 5: 30 items go through in order; each line is printed under the
+// buffer's lock, so replaying them gives the size at every step, and it
+// matches the printed size and never passes 5.
+static void
+lesson5_buffer_stays_bounded(void)
+{
+    run_result r;
+    run_lesson("lesson5_bounded_buffer", "30", NULL, &r);
+    int puts = 0, gets = 0;
+    for (char *line = strtok(r.out, "\n"); line != NULL;
+         line = strtok(NULL, "\n")) {
+        int item = -1, size = -1;
+        if (sscanf(line, "put %d size %d", &item, &size) == 2) {
+            CHECK_EQ(item, puts);
+            puts++;
+        } else if (sscanf(line, "got %d size %d", &item, &size) == 2) {
+            CHECK_EQ(item, gets);
+            gets++;
+        } else {
+            continue;
+        }
+        CHECK_EQ(size, puts - gets);
+        CHECK(size >= 0 && size <= 5);
+    }
+    CHECK_EQ(puts, 30);
+    CHECK_EQ(gets, 30);
+}
+
 CT_SUITE(examples_lessons) = {
     {"lesson 1: the locked counter is exact", lesson1_counter_is_exact},
     {"lesson 2: get_or_set re-enters the rlock", lesson2_rlock_reenters},
     {"lesson 4: an event releases both consumers",
      lesson4_event_releases_consumers},
+    {"lesson 5: the bounded buffer never holds more than 5",
+     lesson5_buffer_stays_bounded},
     {0},
 };
