@@ -109,6 +109,31 @@ lesson5_buffer_stays_bounded(void)
     CHECK_EQ(gets, 30);
 }
 
+// Lesson 6: the monitor beats at least once, stops when the event is set,
+// and the timed join returns well within its 2 s (one-sided, with slack).
+static void
+lesson6_monitor_stops_cleanly(void)
+{
+    run_result r;
+    run_lesson("lesson6_daemon_monitor", "100", "10", &r);
+    int lines = 0;
+    for (const char *p = r.out; (p = strstr(p, "heartbeat ")) != NULL; p++) {
+        lines++;
+    }
+    const char *seen = strstr(r.out, "monitor: shutdown seen");
+    const char *end = strstr(r.out, "main: monitor stopped after ");
+    CHECK(seen != NULL && end != NULL && seen < end);
+    int beats = -1;
+    double ms = -1;
+    CHECK(sscanf(end,
+                 "main: monitor stopped after %d heartbeats, joined in "
+                 "%lf ms",
+                 &beats, &ms) == 2);
+    CHECK(beats > 0);
+    CHECK_EQ(beats, lines);
+    CHECK(ms >= 0 && ms < 500 * ct_test_scale());
+}
+
 CT_SUITE(examples_lessons) = {
     {"lesson 1: the locked counter is exact", lesson1_counter_is_exact},
     {"lesson 2: get_or_set re-enters the rlock", lesson2_rlock_reenters},
@@ -116,5 +141,7 @@ CT_SUITE(examples_lessons) = {
      lesson4_event_releases_consumers},
     {"lesson 5: the bounded buffer never holds more than 5",
      lesson5_buffer_stays_bounded},
+    {"lesson 6: the daemon monitor stops on its event",
+     lesson6_monitor_stops_cleanly},
     {0},
 };
