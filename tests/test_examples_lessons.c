@@ -134,6 +134,37 @@ lesson6_monitor_stops_cleanly(void)
     CHECK(ms >= 0 && ms < 500 * ct_test_scale());
 }
 
+// Lesson 7: two 200 ms downloads overlap (both take under 1.5 x one, never
+// less than one); the racy balance never gains money, the locked one is
+// exact.
+static void
+lesson7_overlap_and_exact_balance(void)
+{
+    run_result r;
+    run_lesson("lesson7_downloads_balance", "200", "5000", &r);
+    const char *p = strstr(r.out, "both downloads: ");
+    CHECK(p != NULL);
+    double total = -1;
+    long one = -1;
+    CHECK(sscanf(p, "both downloads: %lf ms (one alone: %ld ms", &total,
+                 &one) == 2);
+    CHECK_EQ(one, 200);
+    CHECK(total >= 200 && total < 1.5 * 200);
+    long racy = -1, want = -1, lost = -1, safe = -1, want2 = -1;
+    p = strstr(r.out, "no lock: ");
+    CHECK(p != NULL);
+    CHECK(sscanf(p, "no lock: balance %ld of %ld (%ld deposits lost)", &racy,
+                 &want, &lost) == 3);
+    CHECK_EQ(want, 4 * 5000);
+    CHECK(racy > 0 && racy <= want);
+    CHECK_EQ(lost, want - racy);
+    p = strstr(r.out, "locked:  ");
+    CHECK(p != NULL);
+    CHECK(sscanf(p, "locked:  balance %ld of %ld", &safe, &want2) == 2);
+    CHECK_EQ(want2, want);
+    CHECK_EQ(safe, want);
+}
+
 CT_SUITE(examples_lessons) = {
     {"lesson 1: the locked counter is exact", lesson1_counter_is_exact},
     {"lesson 2: get_or_set re-enters the rlock", lesson2_rlock_reenters},
@@ -143,5 +174,7 @@ CT_SUITE(examples_lessons) = {
      lesson5_buffer_stays_bounded},
     {"lesson 6: the daemon monitor stops on its event",
      lesson6_monitor_stops_cleanly},
+    {"lesson 7: downloads overlap, the locked balance is exact",
+     lesson7_overlap_and_exact_balance},
     {0},
 };
