@@ -165,6 +165,24 @@ lesson7_overlap_and_exact_balance(void)
     CHECK_EQ(safe, want);
 }
 
+// Lesson 8: the two threads alternate exactly, whatever the scheduler does.
+static void
+lesson8_interleaving_is_exact(void)
+{
+    run_result r;
+    run_lesson("lesson8_interleave", "26", NULL, &r);
+    char want[128] = "";
+    for (int i = 0; i < 26; i++) {
+        size_t len = strlen(want);
+        snprintf(want + len, sizeof want - len, "%s%d %c", i ? " " : "", i + 1,
+                 'a' + i);
+    }
+    strcat(want, "\n");
+    if (strcmp(r.out, want) != 0) {
+        ct_test_fail(__FILE__, __LINE__, "got '%s', want '%s'", r.out, want);
+    }
+}
+
 CT_SUITE(examples_lessons) = {
     {"lesson 1: the locked counter is exact", lesson1_counter_is_exact},
     {"lesson 2: get_or_set re-enters the rlock", lesson2_rlock_reenters},
@@ -176,5 +194,7 @@ CT_SUITE(examples_lessons) = {
      lesson6_monitor_stops_cleanly},
     {"lesson 7: downloads overlap, the locked balance is exact",
      lesson7_overlap_and_exact_balance},
+    {"lesson 8: numbers and letters alternate exactly",
+     lesson8_interleaving_is_exact},
     {0},
 };
