@@ -74,8 +74,12 @@ run_all(int n, ct_thread_fn *fn, void *args, size_t size, ct_event *go)
     ct_thread *t[DEPOSITORS];
     for (int i = 0; i < n; i++) {
         int rc = ct_thread_new(&t[i], fn, (char *)args + i * size, NULL);
-        if (rc != 0 || (rc = ct_thread_start(t[i])) != 0) {
-            return rc; // a started thread fails its wait, and is joined
+        if (rc == 0 && (rc = ct_thread_start(t[i])) != 0) {
+            ct_thread_free(t[i]);
+        }
+        if (rc != 0) { // the threads started so far are joined at exit
+            fprintf(stderr, "thread: %s\n", ct_strerror(rc));
+            return rc;
         }
     }
     if (go != NULL) {
