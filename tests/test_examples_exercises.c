@@ -1,0 +1,55 @@
+// The lessons' program 3 and the six exercises (examples/), each run at a
+// small size with its output checked for the property it demonstrates.
+#include <stdio.h>
+#include <string.h>
+
+#include "ctlab_run.h"
+#include "test.h"
+
+// Runs examples/NAME with the NULL-terminated arguments; fails unless it
+// exits with 0.
+static void
+run_example(const char *name, const char *const *args, run_result *r)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "examples/%s", name);
+    const char *argv[8] = {built_path(rel)};
+    for (int i = 0; args[i] != NULL && i < 6; i++) {
+        argv[i + 1] = args[i];
+    }
+    run_prog(argv, NULL, r);
+    if (r->status != 0) {
+        ct_test_fail(__FILE__, __LINE__, "%s exited with %d:\n%s\n%s", name,
+                     r->status, r->out, r->err);
+    }
+}
+
+// Returns the number that follows `key` in the output; fails the test when
+// the key is missing.
+static double
+number_after(const run_result *r, const char *key)
+{
+    const char *p = strstr(r->out, key);
+    double v;
+    if (p == NULL || sscanf(p + strlen(key), "%lf", &v) != 1) {
+        ct_test_fail(__FILE__, __LINE__, "no number after \"%s\" in:\n%s",
+                     key, r->out);
+    }
+    return v;
+}
+
+// Exercise 1: the locked total is exact; the unlocked one never exceeds it.
+static void
+exercise1_lost_updates(void)
+{
+    run_result r;
+    run_example("exercise1_lost_updates", (const char *[]){"20000", NULL}, &r);
+    CHECK_EQ(number_after(&r, "with a lock:"), 100000);
+    CHECK(number_after(&r, "without a lock:") <= 100000);
+    CHECK(strstr(r.out, "lost") != NULL);
+}
+
+CT_SUITE(examples_exercises) = {
+    {"exercise 1: lost updates, exact with a lock", exercise1_lost_updates},
+    {0},
+};
