@@ -49,7 +49,23 @@ exercise1_lost_updates(void)
     CHECK(strstr(r.out, "lost") != NULL);
 }
 
+// Exercise 3: every item consumed exactly once, the checksums agree, and
+// the throughput is printed.
+static void
+exercise3_pipeline(void)
+{
+    run_result r;
+    run_example("exercise3_pipeline", (const char *[]){"2000", NULL}, &r);
+    CHECK_EQ(number_after(&r, "items:"), 6000);
+    CHECK_EQ(number_after(&r, "produced,"), 6000);
+    CHECK(strstr(r.out, "consumed exactly once") != NULL);
+    CHECK(strstr(r.out, "checksum of squares: ok") != NULL);
+    CHECK(number_after(&r, "throughput:") > 0);
+    CHECK(strstr(r.out, "items/s") != NULL);
+}
+
 CT_SUITE(examples_exercises) = {
     {"exercise 1: lost updates, exact with a lock", exercise1_lost_updates},
+    {"exercise 3: pipeline, each item consumed once", exercise3_pipeline},
     {0},
 };
