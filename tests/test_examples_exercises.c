@@ -64,8 +64,26 @@ exercise3_pipeline(void)
     CHECK(strstr(r.out, "items/s") != NULL);
 }
 
+// Exercise 4: never more than 3 connections out, the acquire on an
+// exhausted pool times out (not early), and all come back.
+static void
+exercise4_connection_pool(void)
+{
+    run_result r;
+    run_example("exercise4_connection_pool", (const char *[]){"10", NULL},
+                &r);
+    double most = number_after(&r, "at most");
+    CHECK(most >= 1 && most <= 3);
+    CHECK(strstr(r.out, "returned CT_ETIMEDOUT after") != NULL);
+    CHECK(number_after(&r, "CT_ETIMEDOUT after") >= 100);
+    CHECK(strstr(r.out, "released twice: CT_EOVERFLOW") != NULL);
+    CHECK(strstr(r.out, "free at the end: 3 of 3") != NULL);
+}
+
 CT_SUITE(examples_exercises) = {
     {"exercise 1: lost updates, exact with a lock", exercise1_lost_updates},
     {"exercise 3: pipeline, each item consumed once", exercise3_pipeline},
+    {"exercise 4: connection pool, timeout and release",
+     exercise4_connection_pool},
     {0},
 };
