@@ -80,10 +80,24 @@ exercise4_connection_pool(void)
     CHECK(strstr(r.out, "free at the end: 3 of 3") != NULL);
 }
 
+// Exercise 6: all 10 readers inside at once, writers always alone, no torn
+// read, every write counted.
+static void
+exercise6_rwlock(void)
+{
+    run_result r;
+    run_example("exercise6_rwlock", (const char *[]){"100", NULL}, &r);
+    CHECK_EQ(number_after(&r, "max readers inside at once:"), 10);
+    CHECK_EQ(number_after(&r, "writer not alone:"), 0);
+    CHECK_EQ(number_after(&r, "torn reads:"), 0);
+    CHECK_EQ(number_after(&r, "final version:"), 20);
+}
+
 CT_SUITE(examples_exercises) = {
     {"exercise 1: lost updates, exact with a lock", exercise1_lost_updates},
     {"exercise 3: pipeline, each item consumed once", exercise3_pipeline},
     {"exercise 4: connection pool, timeout and release",
      exercise4_connection_pool},
+    {"exercise 6: rwlock, readers together, writers alone", exercise6_rwlock},
     {0},
 };
