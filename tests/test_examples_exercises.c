@@ -93,8 +93,24 @@ exercise6_rwlock(void)
     CHECK_EQ(number_after(&r, "final version:"), 20);
 }
 
+// Exercise 2: the invariants held at every check, the cache is full but
+// not over, and both hits and misses happened.
+static void
+exercise2_lru_cache(void)
+{
+    run_result r;
+    run_example("exercise2_lru_cache", (const char *[]){"16", "3000", NULL},
+                &r);
+    CHECK(number_after(&r, "invariant checks:") > 10);
+    CHECK_EQ(number_after(&r, "failed:"), 0);
+    CHECK_EQ(number_after(&r, "size at the end"), 16);
+    CHECK(number_after(&r, "hits") > 0);
+    CHECK(number_after(&r, "misses") > 0);
+}
+
 CT_SUITE(examples_exercises) = {
     {"exercise 1: lost updates, exact with a lock", exercise1_lost_updates},
+    {"exercise 2: LRU cache keeps its invariants", exercise2_lru_cache},
     {"exercise 3: pipeline, each item consumed once", exercise3_pipeline},
     {"exercise 4: connection pool, timeout and release",
      exercise4_connection_pool},
