@@ -38,6 +38,26 @@ number_after(const run_result *r, const char *key)
     return v;
 }
 
+// Lesson 3: every URL fetched, never more than 3 at once (counted by the
+// fetchers and by the server), so 6 URLs of 20 ms take two rounds at least.
+static void
+lesson3_semaphore_fetch(void)
+{
+    run_result r;
+    run_example("lesson3_semaphore_fetch", (const char *[]){"6", "20", NULL},
+                &r);
+    CHECK(strstr(r.out, "fetched 6 of 6 URLs") != NULL);
+    double most = number_after(&r, "max concurrent fetches:");
+    CHECK(most >= 1 && most <= 3);
+    CHECK(number_after(&r, "requests at the server:") <= 3);
+    CHECK(number_after(&r, "URLs in") >= 0.04);
+    int lines = 0;
+    for (const char *p = r.out; (p = strstr(p, " (fetch) ")) != NULL; p++) {
+        lines++;
+    }
+    CHECK_EQ(lines, 12); // "fetching" and "done" for each URL
+}
+
 // Exercise 1: the locked total is exact; the unlocked one never exceeds it.
 static void
 exercise1_lost_updates(void)
@@ -109,6 +129,7 @@ exercise2_lru_cache(void)
 }
 
 CT_SUITE(examples_exercises) = {
+    {"lesson 3: at most 3 fetches at once", lesson3_semaphore_fetch},
     {"exercise 1: lost updates, exact with a lock", exercise1_lost_updates},
     {"exercise 2: LRU cache keeps its invariants", exercise2_lru_cache},
     {"exercise 3: pipeline, each item consumed once", exercise3_pipeline},
