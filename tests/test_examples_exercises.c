@@ -100,6 +100,28 @@ exercise4_connection_pool(void)
     CHECK(strstr(r.out, "free at the end: 3 of 3") != NULL);
 }
 
+// Exercise 5: the threaded hashes (with and without the GIL) equal the
+// sequential ones, and each speed-up is printed. Timing is one-sided: the
+// sequential downloads take at least 4 delays; whether hashing speeds up
+// depends on the free CPUs, so it is not asserted.
+static void
+exercise5_threads_vs_sequential(void)
+{
+    run_result r;
+    run_example("exercise5_threads_vs_sequential",
+                (const char *[]){"4", "1", "20", NULL}, &r);
+    CHECK(strstr(r.out, "hashes match sequential: threads yes, with the "
+                        "GIL yes") != NULL);
+    CHECK(number_after(&r, "sequential") >= 0.08);
+    const char *p = r.out;
+    for (int i = 0; i < 3; i++) { // (a), (b) and (c)
+        double v;
+        p = strstr(p, "speedup ");
+        CHECK(p != NULL && sscanf(p, "speedup %lfx", &v) == 1 && v > 0);
+        p++;
+    }
+}
+
 // Exercise 6: all 10 readers inside at once, writers always alone, no torn
 // read, every write counted.
 static void
@@ -135,6 +157,8 @@ CT_SUITE(examples_exercises) = {
     {"exercise 3: pipeline, each item consumed once", exercise3_pipeline},
     {"exercise 4: connection pool, timeout and release",
      exercise4_connection_pool},
+    {"exercise 5: threads vs sequential, hashes match",
+     exercise5_threads_vs_sequential},
     {"exercise 6: rwlock, readers together, writers alone", exercise6_rwlock},
     {0},
 };
