@@ -223,8 +223,8 @@ main(int argc, char **argv)
     sum.bad += !lru_check(&cache);
     printf("%d threads x %ld operations, capacity %ld\n", THREADS, ops,
            capacity);
-    printf("hits %ld, misses %ld, size at the end %zu\n", sum.hits,
-           sum.misses, cache.size);
+    printf("hits %ld, misses %ld, size at the end %zu\n", sum.hits, sum.misses,
+           cache.size);
     printf("invariant checks: %ld, failed: %ld\n", sum.checks, sum.bad);
     lru_free(&cache);
     if (rc != 0) {

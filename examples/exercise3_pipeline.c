@@ -29,7 +29,7 @@ static int head, count;
 static int producers_left = PRODUCERS; // consumers stop at 0 and empty
 
 static long per_producer = 100000;
-static unsigned char *seen;        // seen[id]: times consumed (consumers)
+static unsigned char *seen;          // seen[id]: times consumed (consumers)
 static uint64_t made_sum[PRODUCERS]; // sum of value^2, per producer
 static uint64_t used_sum[CONSUMERS]; // sum of value^2, per consumer
 

@@ -84,8 +84,8 @@ worker(void *arg)
             return rc; // with 3 connections and short jobs: never
         }
         int now = atomic_fetch_add(&busy, 1) + 1;
-        for (int m = atomic_load(&max_busy); now > m &&
-             !atomic_compare_exchange_weak(&max_busy, &m, now);) {
+        for (int m = atomic_load(&max_busy);
+             now > m && !atomic_compare_exchange_weak(&max_busy, &m, now);) {
         }
         c->queries++;
         ct_sleep(CT_MILLIS(1)); // "run a query" (waiting on a database)

@@ -43,8 +43,11 @@ hash(void *arg)
 {
     job *j = arg;
     unsigned int len = 0;
-    j->rc = EVP_Digest(j->data, j->len, j->digest, &len, EVP_sha256(),
-                       NULL) == 1 && len == 32 ? 0 : 1;
+    j->rc =
+        EVP_Digest(j->data, j->len, j->digest, &len, EVP_sha256(), NULL) == 1 &&
+                len == 32
+            ? 0
+            : 1;
     return j->rc;
 }
 
@@ -93,8 +96,8 @@ main(int argc, char **argv)
     long mb = argc > 2 ? atol(argv[2]) : 16;
     int delay_ms = argc > 3 ? atoi(argv[3]) : 100;
     if (n < 1 || n > MAX_JOBS || mb < 1 || delay_ms < 0) {
-        fprintf(stderr, "usage: %s [count (1-%d) [MB [delay ms]]]\n",
-                argv[0], MAX_JOBS);
+        fprintf(stderr, "usage: %s [count (1-%d) [MB [delay ms]]]\n", argv[0],
+                MAX_JOBS);
         return 2;
     }
     printf("%ld CPUs\n", sysconf(_SC_NPROCESSORS_ONLN));

@@ -32,8 +32,8 @@ number_after(const run_result *r, const char *key)
     const char *p = strstr(r->out, key);
     double v;
     if (p == NULL || sscanf(p + strlen(key), "%lf", &v) != 1) {
-        ct_test_fail(__FILE__, __LINE__, "no number after \"%s\" in:\n%s",
-                     key, r->out);
+        ct_test_fail(__FILE__, __LINE__, "no number after \"%s\" in:\n%s", key,
+                     r->out);
     }
     return v;
 }
@@ -90,8 +90,7 @@ static void
 exercise4_connection_pool(void)
 {
     run_result r;
-    run_example("exercise4_connection_pool", (const char *[]){"10", NULL},
-                &r);
+    run_example("exercise4_connection_pool", (const char *[]){"10", NULL}, &r);
     double most = number_after(&r, "at most");
     CHECK(most >= 1 && most <= 3);
     CHECK(strstr(r.out, "returned CT_ETIMEDOUT after") != NULL);
