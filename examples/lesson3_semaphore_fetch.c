@@ -74,7 +74,7 @@ main(int argc, char **argv)
         http_server_stop(&server);
         return 1;
     }
-    char url[MAX_URLS][16];
+    char url[MAX_URLS][24];
     ct_thread *t[MAX_URLS];
     int n = 0;
     int64_t t0 = ct_monotonic_ns();
