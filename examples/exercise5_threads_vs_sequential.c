@@ -142,7 +142,6 @@ main(int argc, char **argv)
            n, mb, h_seq, h_thr, h_seq / h_thr);
 
     // (c) The same threads, each holding the GIL while it hashes.
-    memset(jobs, 0, sizeof jobs);
     for (int i = 0; i < n; i++) {
         jobs[i] = (job){i + 1, data + (size_t)i * len, len, {0}, 0};
     }

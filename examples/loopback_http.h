@@ -29,12 +29,13 @@ typedef struct http_server {
     atomic_long served;
 } http_server;
 
-// Writes all of buf; returns false on an error.
+// Sends all of buf; returns false on an error. MSG_NOSIGNAL: a peer that
+// hung up gives an error, not SIGPIPE.
 static bool
 http_write_all(int fd, const char *buf, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(fd, buf, len);
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
         if (n <= 0) {
             return false;
         }

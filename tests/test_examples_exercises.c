@@ -14,7 +14,7 @@ run_example(const char *name, const char *const *args, run_result *r)
     char rel[128];
     snprintf(rel, sizeof rel, "examples/%s", name);
     const char *argv[8] = {built_path(rel)};
-    for (int i = 0; args[i] != NULL && i < 6; i++) {
+    for (int i = 0; i < 6 && args[i] != NULL; i++) {
         argv[i + 1] = args[i];
     }
     run_prog(argv, NULL, r);
