@@ -140,6 +140,7 @@ $(OUT)/ctlab: $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC)
 	$(CC) $(ALL_LDFLAGS) -o $@ $(LAB_OBJS) $(LAB_BENCH_OBJS) $(STATIC) $(LIBS)
 
 # An example that needs a library of its own names it in EXAMPLE_LIBS_<name>.
+EXAMPLE_LIBS_exercise5_threads_vs_sequential := -lcrypto
 $(OUT)/examples/%: examples/%.c $(STATIC) $(HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(filter-out -Isrc,$(ALL_CFLAGS)) $(ALL_LDFLAGS) -MF $@.d -o $@ $< \

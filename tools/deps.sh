@@ -6,7 +6,7 @@
 set -eu
 
 PACKAGES="build-essential clang pkg-config libglib2.0-dev valgrind python3 \
-cppcheck clang-format librsvg2-bin"
+cppcheck clang-format librsvg2-bin libssl-dev"
 
 if ! command -v dpkg-query > /dev/null || ! command -v apt-get > /dev/null; then
     echo "deps: not a Debian system; install by hand: $PACKAGES" >&2
