@@ -5,6 +5,7 @@
 // and, with --svg FILE, a bar chart of how many times faster than its
 // baseline each primitive was.
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <math.h>
 #include <signal.h>
@@ -111,8 +112,9 @@ read_tsv(const char *path, cmp *out, int cap)
     return n;
 }
 
-// Runs ct_bench with argv (NULL-terminated), its output going to ours.
-// Returns its exit status, or -1 when it could not run or died.
+// Runs ct_bench with argv (NULL-terminated), its output going to ours
+// (to /dev/null in the tour). Returns its exit status, or -1 when it could
+// not run or died.
 static int
 run_bench(lab_ctx *ctx, const char *const *argv)
 {
@@ -122,6 +124,13 @@ run_bench(lab_ctx *ctx, const char *const *argv)
         return -1;
     }
     if (pid == 0) {
+        // In the tour only the summary is shown: ct_bench's own tables
+        // (hundreds of lines) would bury the other lessons.
+        int null = ctx->tour ? open("/dev/null", O_WRONLY) : -1;
+        if (null >= 0) {
+            dup2(null, STDOUT_FILENO);
+            close(null);
+        }
         execv(argv[0], (char *const *)argv);
         _exit(127);
     }
@@ -131,7 +140,6 @@ run_bench(lab_ctx *ctx, const char *const *argv)
             return -1;
         }
     }
-    (void)ctx;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -312,6 +320,10 @@ run(lab_ctx *ctx, int argc, char **argv)
         }
     }
     lab_table_print(ctx, t);
+    if (ctx->tour) {
+        lab_note(ctx, "ctlab bench shows ct_bench's own tables too: each "
+                      "case beside every baseline.");
+    }
     lab_param_num(ctx, "targets_ok", ok);
     lab_param_num(ctx, "targets_missed", miss);
 

@@ -74,8 +74,10 @@ quantile(const int64_t *v, size_t n, double q)
 // ------------------------------------------------------------------
 
 // The lesson's Python: a countdown run once, by two threads, by two
-// processes; then I/O-bound tasks (time.sleep) one after another and in
-// threads. Prints: major minor t_seq t_threads t_procs io_seq io_threads.
+// processes (each the best of 3: a single short run is at the mercy of
+// one scheduler hiccup); then I/O-bound tasks (time.sleep) one after
+// another and in threads. Prints: major minor t_seq t_threads t_procs io_seq
+// io_threads.
 static const char python_script[] =
     "import sys, time, threading, multiprocessing\n"
     "n = int(sys.argv[1]); k = int(sys.argv[2]); s = float(sys.argv[3])\n"
@@ -84,6 +86,8 @@ static const char python_script[] =
     "        m -= 1\n"
     "def timed(f):\n"
     "    t0 = time.perf_counter(); f(); return time.perf_counter() - t0\n"
+    "def best(f):\n"
+    "    return min(timed(f) for _ in range(3))\n"
     "def threads(fn, args):\n"
     "    ts = [threading.Thread(target=fn, args=a) for a in args]\n"
     "    for t in ts: t.start()\n"
@@ -94,9 +98,9 @@ static const char python_script[] =
     "    for p in ps: p.start()\n"
     "    for p in ps: p.join()\n"
     "if __name__ == '__main__':\n"
-    "    a = timed(lambda: count(n))\n"
-    "    b = timed(lambda: threads(count, [(n // 2,), (n // 2,)]))\n"
-    "    c = timed(procs)\n"
+    "    a = best(lambda: count(n))\n"
+    "    b = best(lambda: threads(count, [(n // 2,), (n // 2,)]))\n"
+    "    c = best(procs)\n"
     "    d = timed(lambda: [time.sleep(s) for _ in range(k)])\n"
     "    e = timed(lambda: threads(time.sleep, [(s,)] * k))\n"
     "    v = sys.version_info\n"
