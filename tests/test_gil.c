@@ -1002,6 +1002,21 @@ wait_until_asleep(int fd)
     }
 }
 
+// Waits until waiter i of f (the (i+1)-th to start) sleeps in
+// ct_gil_acquire; returns its stat file (the caller closes it). Skips the
+// test where there is no /proc/thread-self/stat to see it asleep.
+static int
+await_asleep(struct fifo *f, int i)
+{
+    CHECK(ct_test_poll_at_least(&f->started, i + 1, ct_test_long_wait()));
+    int fd = atomic_load(&f->stat_fd[i]);
+    if (fd < 0) {
+        SKIP("no /proc/thread-self/stat to see a waiter asleep");
+    }
+    wait_until_asleep(fd);
+    return fd;
+}
+
 static void
 fifo_with(int policy)
 {
@@ -1014,12 +1029,7 @@ fifo_with(int policy)
     for (int i = 0; i < 3; i++) {
         args[i] = (struct fifo_arg){&f, i};
         t[i] = ct_test_spawn(fifo_main, &args[i]);
-        CHECK(ct_test_poll_at_least(&f.started, i + 1, ct_test_long_wait()));
-        int fd = atomic_load(&f.stat_fd[i]);
-        if (fd < 0) {
-            SKIP("no /proc/thread-self/stat to see a waiter asleep");
-        }
-        wait_until_asleep(fd);
+        (void)await_asleep(&f, i); // closed with the others below
     }
     CHECK_OK(ct_gil_release(f.g));
     for (int i = 0; i < 3; i++) {
@@ -1056,12 +1066,7 @@ dropper_queues_behind_with(int policy)
     for (int i = 0; i < 2; i++) {
         args[i] = (struct fifo_arg){&f, i};
         t[i] = ct_test_spawn(fifo_main, &args[i]);
-        CHECK(ct_test_poll_at_least(&f.started, i + 1, ct_test_long_wait()));
-        int fd = atomic_load(&f.stat_fd[i]);
-        if (fd < 0) {
-            SKIP("no /proc/thread-self/stat to see a waiter asleep");
-        }
-        wait_until_asleep(fd);
+        (void)await_asleep(&f, i); // closed with the others below
     }
     int64_t deadline = ct_test_now() + ct_test_long_wait();
     int rc;
@@ -1140,17 +1145,10 @@ io_returner_order(int policy, int first, int second)
     // The CPU-bound waiter first (a fresh thread: its first acquire).
     struct fifo_arg w = {&f, 0};
     pthread_t tw = ct_test_spawn(fifo_main, &w);
-    CHECK(ct_test_poll_at_least(&f.started, 1, ct_test_long_wait()));
-    int fd0 = atomic_load(&f.stat_fd[0]);
-    if (fd0 < 0) {
-        SKIP("no /proc/thread-self/stat to see a waiter asleep");
-    }
-    wait_until_asleep(fd0);
+    int fd0 = await_asleep(&f, 0);
     // Then the returner.
     CHECK_OK(ct_event_set(&q.go));
-    CHECK(ct_test_poll_at_least(&f.started, 2, ct_test_long_wait()));
-    int fd1 = atomic_load(&f.stat_fd[1]);
-    wait_until_asleep(fd1);
+    int fd1 = await_asleep(&f, 1);
     CHECK_OK(ct_gil_release(f.g));
     ct_test_join(tw);
     ct_test_join(tr);
@@ -1795,12 +1793,7 @@ fork_held_by_forker_with_waiter(void)
     CHECK_OK(ct_gil_acquire(f.g));
     struct fifo_arg arg = {&f, 0};
     pthread_t t = ct_test_spawn(fifo_main, &arg);
-    CHECK(ct_test_poll_at_least(&f.started, 1, ct_test_long_wait()));
-    int fd = atomic_load(&f.stat_fd[0]);
-    if (fd < 0) {
-        SKIP("no /proc/thread-self/stat to see a waiter asleep");
-    }
-    wait_until_asleep(fd);
+    int fd = await_asleep(&f, 0);
     fork_expect_held = true;
     fork_check("the forking thread held the GIL, a waiter slept");
     fork_expect_held = false;

@@ -85,18 +85,21 @@ park_fifo_thread(void *p)
     return NULL;
 }
 
+// Parks N threads running fn, each queued (before_sleep ran) before the
+// next starts, then wakes them one at a time and checks they come out in
+// the order `want` (by id).
 static void
-unpark_wakes_in_fifo_order(void)
+wake_order(void *(*fn)(void *), const int *want)
 {
     enum { N = 6 };
     parker_arg a[N];
     pthread_t t[N];
     atomic_int log[N];
     atomic_int len = 0;
-    // Thread i is queued (before_sleep ran) before thread i+1 starts.
+    atomic_store(&queued, 0);
     for (int i = 0; i < N; i++) {
         a[i] = (parker_arg){&key_word, i, CT_FOREVER, -1, 0, log, &len};
-        t[i] = ct_test_spawn(park_fifo_thread, &a[i]);
+        t[i] = ct_test_spawn(fn, &a[i]);
         while (atomic_load(&queued) < i + 1) {
             sched_yield();
         }
@@ -107,12 +110,19 @@ unpark_wakes_in_fifo_order(void)
         while (atomic_load(&len) < i + 1) {
             sched_yield();
         }
-        CHECK_EQ(atomic_load(&log[i]), i);
+        CHECK_EQ(atomic_load(&log[i]), want[i]);
     }
     for (int i = 0; i < N; i++) {
         ct_test_join(t[i]);
         CHECK_EQ(a[i].rc, CT__PARK_UNPARKED);
     }
+}
+
+static void
+unpark_wakes_in_fifo_order(void)
+{
+    static const int want[] = {0, 1, 2, 3, 4, 5};
+    wake_order(park_fifo_thread, want);
 }
 
 // Waiters that park with `front` go ahead of the others, in their own
@@ -136,31 +146,8 @@ park_front_thread(void *p)
 static void
 front_waiters_go_first(void)
 {
-    enum { N = 6 };
-    static const int want[N] = {1, 3, 4, 0, 2, 5};
-    parker_arg a[N];
-    pthread_t t[N];
-    atomic_int log[N];
-    atomic_int len = 0;
-    atomic_store(&queued, 0);
-    for (int i = 0; i < N; i++) {
-        a[i] = (parker_arg){&key_word, i, CT_FOREVER, -1, 0, log, &len};
-        t[i] = ct_test_spawn(park_front_thread, &a[i]);
-        while (atomic_load(&queued) < i + 1) {
-            sched_yield();
-        }
-    }
-    for (int i = 0; i < N; i++) {
-        CHECK_EQ(ct__unpark(&key_word, 1, NULL, NULL), 1);
-        while (atomic_load(&len) < i + 1) {
-            sched_yield();
-        }
-        CHECK_EQ(atomic_load(&log[i]), want[i]);
-    }
-    for (int i = 0; i < N; i++) {
-        ct_test_join(t[i]);
-        CHECK_EQ(a[i].rc, CT__PARK_UNPARKED);
-    }
+    static const int want[] = {1, 3, 4, 0, 2, 5};
+    wake_order(park_front_thread, want);
 }
 
 static void
