@@ -465,7 +465,7 @@ release_run(int threads, uint64_t units, uint64_t chunk)
 static int
 release_part(lab_ctx *ctx, int threads)
 {
-    uint64_t units = (uint64_t)lab_pick(ctx, 2e5, 5e6, 2e7);
+    uint64_t units = (uint64_t)lab_pick(ctx, 2e5, 2e6, 2e7);
     static const uint64_t chunks[] = {1, 10, 100, 1000};
     enum { NCHUNKS = sizeof chunks / sizeof chunks[0] };
     char title[160];
