@@ -166,6 +166,11 @@ http_server_stop(http_server *s)
             close(fd);
         }
     }
+    // A worker whose wake-up connection failed (no file descriptor left,
+    // say) is woken by this: accept() on a shut-down socket fails.
+    if (s->fd >= 0) {
+        shutdown(s->fd, SHUT_RDWR);
+    }
     for (int i = 0; i < s->nworkers; i++) {
         if (ct_thread_join(s->workers[i], CT_FOREVER) != 0) {
             fprintf(stderr, "http: a server thread cannot be joined\n");
@@ -185,7 +190,8 @@ http_get(uint16_t port, const char *path, char *body, size_t cap)
     int fd = http_connect(port);
     char buf[2048];
     int len = snprintf(buf, sizeof buf, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (fd < 0 || !http_write_all(fd, buf, (size_t)len)) {
+    if (fd < 0 || len < 0 || (size_t)len >= sizeof buf ||
+        !http_write_all(fd, buf, (size_t)len)) {
         if (fd >= 0) {
             close(fd);
         }

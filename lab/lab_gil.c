@@ -98,10 +98,11 @@ static const char python_script[] =
     "    for t in ts: t.start()\n"
     "    for t in ts: t.join()\n"
     "def procs():\n"
-    "    ps = [multiprocessing.Process(target=count, args=(n // 2,))\n"
-    "          for _ in range(2)]\n"
+    "    mp = multiprocessing.get_context('fork')\n"
+    "    ps = [mp.Process(target=count, args=(n // 2,)) for _ in range(2)]\n"
     "    for p in ps: p.start()\n"
     "    for p in ps: p.join()\n"
+    "    if any(p.exitcode != 0 for p in ps): sys.exit(1)\n"
     "if __name__ == '__main__':\n"
     "    a, b, c = best(lambda: count(n),\n"
     "                   lambda: threads(count, [(n // 2,), (n // 2,)]),\n"
@@ -168,10 +169,11 @@ cpu_processes(uint64_t units, int procs)
     }
     bool ok = made == procs;
     for (int i = 0; i < made; i++) {
-        int status;
-        while (waitpid(pid[i], &status, 0) < 0 && errno == EINTR) {
+        int status = 0;
+        pid_t r;
+        while ((r = waitpid(pid[i], &status, 0)) < 0 && errno == EINTR) {
         }
-        ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+        ok = ok && r == pid[i] && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     }
     return ok ? (double)(lab_now_ns() - t0) / 1e9 : -1;
 }

@@ -1557,6 +1557,14 @@ timer_once(bool cancel, double *late_ms, int *cancel_rc, int *calls)
     if (rc == 0 && ct_timer_join(timer, CT_SECONDS(10)) != 0) {
         rc = CT_ETIMEDOUT;
     }
+    if (rc != 0) {
+        // A stalled timer must not fire into `shot` after we return: cancel
+        // it, and if it is already firing, wait for it to end.
+        if (ct_timer_cancel(timer) != 0 &&
+            ct_timer_join(timer, CT_FOREVER) != 0) {
+            rc = CT_ESTATE; // cannot happen: joining forever returns 0
+        }
+    }
     ct_timer_free(timer);
     *calls = atomic_load(&shot.calls);
     int64_t fired = atomic_load(&shot.fired_ns);

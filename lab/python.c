@@ -62,6 +62,7 @@ read_until(int fd, char *buf, size_t cap, int64_t deadline_ns)
         int ms = left_ns / 1000000 > 1000 ? 1000 : (int)(left_ns / 1000000) + 1;
         int r = poll(&p, 1, ms);
         if (r < 0 && errno != EINTR) {
+            buf[len] = '\0';
             return (long)len;
         }
         if (r <= 0) {

@@ -49,6 +49,20 @@
 // The holder under SLICE reads the clock every SLICE_EVERY yield points; a
 // hand-off waiter's own request comes BACKSTOP intervals into a slice.
 enum { SLICE_EVERY = 16, BACKSTOP = 2 };
+
+// Clock and interval arithmetic saturates: an interval may be as long as
+// CT_FOREVER (no switching at all), and a time past INT64_MAX is "never".
+static inline int64_t
+sat_add(int64_t t, int64_t d)
+{
+    return d > INT64_MAX - t ? INT64_MAX : t + d;
+}
+
+static inline int64_t
+backstop(ct_duration interval)
+{
+    return interval > INT64_MAX / BACKSTOP ? INT64_MAX : interval * BACKSTOP;
+}
 enum { LOCKED = 1u, PARKED = 2u };
 enum { TOKEN_WAKE = 0, TOKEN_HANDOFF = 1 };
 
@@ -326,8 +340,8 @@ mark_slice(ct_gil *g, int64_t due)
     while (w != 0 && !(w & SLICE)) {
         ct__store_relaxed(&g->slice_due,
                           due != 0 ? due
-                                   : ct__clock_now_ns() +
-                                         ct__load_relaxed(&g->interval));
+                                   : sat_add(ct__clock_now_ns(),
+                                             ct__load_relaxed(&g->interval)));
         if (ct__cas_release(&g->yield_word, &w, w | SLICE)) {
             return;
         }
@@ -415,10 +429,10 @@ took(ct_gil *g, gil_thread *r, int64_t wait_start, bool handed)
         if (ct__load_relaxed(&g->state) & PARKED) {
             ct_duration interval = ct__load_relaxed(&g->interval);
             int64_t now = ct__clock_now_ns();
-            int64_t due = now + interval;
+            int64_t due = sat_add(now, interval);
             if (handed) {
-                int64_t from_handoff = handed_at + interval;
-                due = now + interval / 2;
+                int64_t from_handoff = sat_add(handed_at, interval);
+                due = sat_add(now, interval / 2);
                 due = from_handoff > due ? from_handoff : due;
             }
             mark_slice(g, due);
@@ -488,7 +502,8 @@ interval_passed(park_state *ps)
         // slice began at switch_at (set again by the taker when it runs),
         // not now (which, with switches at every interval, could put the
         // request off again and again).
-        int64_t due = ct__load_relaxed(&g->switch_at) + BACKSTOP * interval;
+        int64_t due =
+            sat_add(ct__load_relaxed(&g->switch_at), backstop(interval));
         if (due > ct__clock_now_ns()) {
             return due;
         }
@@ -496,7 +511,7 @@ interval_passed(park_state *ps)
     } else if (held && !switched) {
         ask(ps);
     }
-    return ct__deadline_after(ps->handoff ? BACKSTOP * interval : interval);
+    return ct__deadline_after(ps->handoff ? backstop(interval) : interval);
 }
 
 // Sets the drop request and counts it (a request already pending, set by
@@ -542,14 +557,14 @@ acquire_slow(ct_gil *g, gil_thread *r, bool dropped)
         ps.seen = ct__load_acquire(&g->switch_number);
         ct_duration interval = ct__load_relaxed(&g->interval);
         if (handoff) {
-            interval *= BACKSTOP;
+            interval = backstop(interval);
         }
         ct__deadline deadline = ct__deadline_after(interval);
         if (dropped) {
             // A forced dropper's interval starts at the switch it waited
             // for, not after its own wake-up (which otherwise lengthens
             // every slice by a wake-up: CPython's 1 ms slices last 1.1).
-            int64_t due = ct__load_relaxed(&g->switch_at) + interval;
+            int64_t due = sat_add(ct__load_relaxed(&g->switch_at), interval);
             deadline = due < deadline ? due : deadline;
             dropped = false;
         }

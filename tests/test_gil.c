@@ -1108,6 +1108,44 @@ io_priority_is_fifo(void)
     fifo_with(CT_GIL_POLICY_IO_PRIORITY);
 }
 
+// An interval of CT_FOREVER means no switching at all, under every
+// policy: a waiter beside a holder spinning on yield points never asks
+// (the clock arithmetic saturates instead of wrapping around).
+static void
+forever_interval_never_switches(void)
+{
+    for (int p = 0; p < NPOLICIES; p++) {
+        struct fifo f;
+        memset(&f, 0, sizeof f);
+        f.g = new_gil(policies[p], CT_FOREVER, true, 0);
+        struct spinner s;
+        pthread_t ts = start_spinner(&s, f.g);
+        struct fifo_arg w = {&f, 0};
+        pthread_t tw = ct_test_spawn(fifo_main, &w);
+        int fd = await_asleep(&f, 0);
+        // One-sided: 50 ms of spinning with a waiter asleep, no hand-over.
+        int64_t until = ct_test_now() + CT_MILLIS(50);
+        while (ct_test_now() < until) {
+            sched_yield();
+        }
+        CHECK_EQ(atomic_load(&s.handed), 0);
+        CHECK_EQ(atomic_load(&f.next), 0);
+        stop_spinner(&s, ts); // its final release hands the GIL over
+        ct_test_join(tw);
+        close(fd);
+        CHECK_EQ(atomic_load(&f.next), 1);
+        ct_gil_statistics st = stats_of(f.g);
+        if (st.total.drop_requests != 0) {
+            ct_test_fail(__FILE__, __LINE__,
+                         "policy %d: %llu drop requests with an endless "
+                         "interval",
+                         policies[p],
+                         (unsigned long long)st.total.drop_requests);
+        }
+        CHECK_OK(ct_gil_free(f.g));
+    }
+}
+
 // I/O priority: a thread back from a blocking call (its last release was
 // voluntary) queues ahead of a CPU-bound waiter that came first, so the
 // holder's release hands the GIL to it; under the hand-off policy it stays
@@ -1840,6 +1878,7 @@ CT_SUITE(gil) = {
     {"forced switch (I/O priority)", forced_switch_io_priority},
     {"hand-off holder ends its own slice", holder_ends_its_slice},
     {"interval honoured", interval_honoured},
+    {"an endless interval never switches", forever_interval_never_switches},
     {"slices last an interval", slices_last_an_interval},
     {"requested release waits for the taker", requested_release_waits_for_taker},
     {"release around (function)", release_around_function},

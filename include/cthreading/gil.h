@@ -47,8 +47,9 @@ typedef struct ct_gil ct_gil;
 //   yield point reads the clock (every 16th call) and drops the GIL one
 //   interval after the first waiter came, or after the hand-off that gave
 //   it the GIL (at least half an interval after it began to run); a
-//   waiter's own request after an interval remains as a backstop. So a
-//   late timer on a busy machine does not lengthen the slices.
+//   waiter's own request, two intervals into a slice, remains as a
+//   backstop. So a late timer on a busy machine does not lengthen the
+//   slices.
 // IO_PRIORITY: HANDOFF, and a thread coming back from a release around a
 //   blocking call asks for the drop at once instead of after an interval
 //   (Beazley's proposal against the convoy effect), and queues ahead of
