@@ -1379,8 +1379,20 @@ typedef struct barrier_shared {
     atomic_int running;
     _Alignas(64) atomic_long finished; // round-work done, all threads
     atomic_long early;                 // a thread past round r saw less
-    int64_t start_ns, end_ns;
+    // The first thread's start and the last one's end, as they saw them:
+    // main may not run again until the threads are almost done.
+    _Atomic int64_t start_ns, end_ns;
 } barrier_shared;
+
+// Lowers (raises, when `up`) *x to v.
+static void
+atomic_bound(_Atomic int64_t *x, int64_t v, bool up)
+{
+    int64_t cur = atomic_load(x);
+    while ((up ? v > cur : v < cur) &&
+           !atomic_compare_exchange_weak(x, &cur, v)) {
+    }
+}
 
 static int
 barrier_rounds(void *arg)
@@ -1389,6 +1401,7 @@ barrier_rounds(void *arg)
     if (!start_together(&s->gate, &s->running, s->threads)) {
         return 1;
     }
+    atomic_bound(&s->start_ns, lab_now_ns(), false);
     for (long r = 0; r < s->rounds; r++) {
         atomic_fetch_add(&s->finished, 1); // this thread's round r is done
         int rc;
@@ -1406,6 +1419,7 @@ barrier_rounds(void *arg)
             atomic_fetch_add(&s->early, 1);
         }
     }
+    atomic_bound(&s->end_ns, lab_now_ns(), true);
     return 0;
 }
 
@@ -1421,6 +1435,8 @@ barrier_run(lab_ctx *ctx, bool posix, int threads, long rounds,
     s->posix = posix;
     s->threads = threads;
     s->rounds = rounds;
+    atomic_init(&s->start_ns, INT64_MAX);
+    atomic_init(&s->end_ns, 0);
     int rc = ct_barrier_init(&s->gate, threads, NULL, NULL, CT_FOREVER);
     rc = rc != 0
              ? rc
@@ -1430,14 +1446,14 @@ barrier_run(lab_ctx *ctx, bool posix, int threads, long rounds,
         rc = CT_ENOMEM;
     }
     crew c = {0};
-    int64_t t0 = lab_now_ns();
     if (rc == 0) {
         rc = crew_start(&c, threads, barrier_rounds, s, 0, &s->gate);
     }
     crew_join(ctx, &c);
-    int64_t t1 = lab_now_ns();
     if (rc == 0) {
-        *ns_round = (double)(t1 - t0) / (double)rounds;
+        *ns_round =
+            (double)(atomic_load(&s->end_ns) - atomic_load(&s->start_ns)) /
+            (double)rounds;
         *early = atomic_load(&s->early);
         if (atomic_load(&s->finished) != (long)threads * rounds) {
             rc = CT_EBROKEN;
