@@ -3147,39 +3147,42 @@ section_gil(void)
             med_of(sec, "io", "handoff", 1, "speedup"), "x", "python",
             med_of(sec, "io", "python", 1, "speedup"), false, T_NONE, 0,
             py_why);
-    // 4. Convoy (pooled latencies).
-    compare(sec, "convoy alone, median",
-            med_of(sec, "convoy", "cpython", 0, "med_us"), "us", "python",
-            med_of(sec, "convoy", "python", 0, "med_us"), false, T_NONE, 0,
-            py_why);
-    compare(sec, "convoy 1 spinner CPython, median",
-            med_of(sec, "convoy", "cpython", 1, "med_us"), "us", "python",
-            med_of(sec, "convoy", "python", 1, "med_us"), false, T_NONE, 0,
-            py_why ? pyn : "about one interval (CPython 5168 us)");
-    compare(sec, "convoy 1 spinner CPython, p99",
-            med_of(sec, "convoy", "cpython", 1, "p99_us"), "us", "python",
-            med_of(sec, "convoy", "python", 1, "p99_us"), false, T_NONE, 0,
-            py_why ? pyn : "CPython 9236 us");
-    compare(sec, "convoy 1 spinner I/O prio, median",
-            med_of(sec, "convoy", "io_priority", 1, "med_us"), "us", "python",
-            med_of(sec, "convoy", "python", 1, "med_us"), false, T_LE, 500,
-            py_why);
-    compare(sec, "convoy 1 spinner I/O prio, p99",
-            med_of(sec, "convoy", "io_priority", 1, "p99_us"), "us", "python",
-            med_of(sec, "convoy", "python", 1, "p99_us"), false, T_LE, 1000,
-            py_why);
-    compare(sec, "convoy 1 spinner I/O prio, CPU work",
-            med_of(sec, "convoy", "io_priority", 1, "tput_pct"), "%", "python",
-            med_of(sec, "convoy", "python", 1, "tput_pct"), false, T_GE, 90,
-            py_why ? pyn : "% of the spinner alone");
-    compare(sec, "convoy 2 spinners CPython, p99",
-            med_of(sec, "convoy", "cpython", 2, "p99_us"), "us", "python",
-            med_of(sec, "convoy", "python", 2, "p99_us"), false, T_NONE, 0,
-            py_why ? pyn : "CPython 66024 us");
-    compare(sec, "convoy 2 spinners hand-off, p99",
-            med_of(sec, "convoy", "handoff", 2, "p99_us"), "us", "python",
-            med_of(sec, "convoy", "python", 2, "p99_us"), false, T_LE, 10000,
-            py_why ? pyn : "<= 2 intervals");
+    // 4. Convoy (pooled latencies), each beside Python's same figure. A
+    // row's note shows when Python ran; otherwise why it did not.
+    static const struct {
+        const char *name, *policy, *metric, *unit;
+        int spinners;
+        target_op op;
+        double limit;
+        const char *note;
+    } convoy_cmps[] = {
+        {"convoy alone, median", "cpython", "med_us", "us", 0, T_NONE, 0, NULL},
+        {"convoy 1 spinner CPython, median", "cpython", "med_us", "us", 1,
+         T_NONE, 0, "about one interval (CPython 5168 us)"},
+        {"convoy 1 spinner CPython, p99", "cpython", "p99_us", "us", 1, T_NONE,
+         0, "CPython 9236 us"},
+        {"convoy 1 spinner I/O prio, median", "io_priority", "med_us", "us", 1,
+         T_LE, 500, NULL},
+        {"convoy 1 spinner I/O prio, p99", "io_priority", "p99_us", "us", 1,
+         T_LE, 1000, NULL},
+        {"convoy 1 spinner I/O prio, CPU work", "io_priority", "tput_pct", "%",
+         1, T_GE, 90, "% of the spinner alone"},
+        {"convoy 2 spinners CPython, p99", "cpython", "p99_us", "us", 2, T_NONE,
+         0, "CPython 66024 us"},
+        {"convoy 2 spinners hand-off, p99", "handoff", "p99_us", "us", 2, T_LE,
+         10000, "<= 2 intervals"},
+    };
+    for (size_t i = 0; i < sizeof(convoy_cmps) / sizeof(convoy_cmps[0]); i++) {
+        const char *note = convoy_cmps[i].note;
+        int sp = convoy_cmps[i].spinners;
+        compare(sec, convoy_cmps[i].name,
+                med_of(sec, "convoy", convoy_cmps[i].policy, sp,
+                       convoy_cmps[i].metric),
+                convoy_cmps[i].unit, "python",
+                med_of(sec, "convoy", "python", sp, convoy_cmps[i].metric),
+                false, convoy_cmps[i].op, convoy_cmps[i].limit,
+                note == NULL ? py_why : (py_why ? pyn : note));
+    }
     // 5. Slices: the median hold against the interval.
     compare(sec, "slice median, 5 ms interval, diff",
             med_of(sec, "slices_5ms", "diff", 2, "med_ms"), "ms", "interval", 5,

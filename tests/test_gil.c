@@ -1017,6 +1017,30 @@ await_asleep(struct fifo *f, int i)
     return fd;
 }
 
+// Takes the GIL, then starts n waiters (fifo_main) one after another, each
+// asleep in ct_gil_acquire before the next starts, so they queue in order.
+// Their stat files are closed by fifo_join.
+static void
+hold_and_queue(struct fifo *f, struct fifo_arg *args, pthread_t *t, int n)
+{
+    CHECK_OK(ct_gil_acquire(f->g));
+    for (int i = 0; i < n; i++) {
+        args[i] = (struct fifo_arg){f, i};
+        t[i] = ct_test_spawn(fifo_main, &args[i]);
+        (void)await_asleep(f, i);
+    }
+}
+
+// Joins the n waiters of hold_and_queue and closes their stat files.
+static void
+fifo_join(struct fifo *f, pthread_t *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        ct_test_join(t[i]);
+        close(atomic_load(&f->stat_fd[i]));
+    }
+}
+
 static void
 fifo_with(int policy)
 {
@@ -1025,17 +1049,9 @@ fifo_with(int policy)
     f.g = new_gil(policy, CT_MILLIS(1), true, 0);
     struct fifo_arg args[3];
     pthread_t t[3];
-    CHECK_OK(ct_gil_acquire(f.g));
-    for (int i = 0; i < 3; i++) {
-        args[i] = (struct fifo_arg){&f, i};
-        t[i] = ct_test_spawn(fifo_main, &args[i]);
-        (void)await_asleep(&f, i); // closed with the others below
-    }
+    hold_and_queue(&f, args, t, 3);
     CHECK_OK(ct_gil_release(f.g));
-    for (int i = 0; i < 3; i++) {
-        ct_test_join(t[i]);
-        close(atomic_load(&f.stat_fd[i]));
-    }
+    fifo_join(&f, t, 3);
     CHECK_EQ(atomic_load(&f.next), 3);
     for (int i = 0; i < 3; i++) {
         if (f.order[i] != i) {
@@ -1062,12 +1078,7 @@ dropper_queues_behind_with(int policy)
     f.g = new_gil(policy, CT_MILLIS(1), false, 0);
     struct fifo_arg args[2];
     pthread_t t[2];
-    CHECK_OK(ct_gil_acquire(f.g));
-    for (int i = 0; i < 2; i++) {
-        args[i] = (struct fifo_arg){&f, i};
-        t[i] = ct_test_spawn(fifo_main, &args[i]);
-        (void)await_asleep(&f, i); // closed with the others below
-    }
+    hold_and_queue(&f, args, t, 2);
     int64_t deadline = ct_test_now() + ct_test_long_wait();
     int rc;
     while ((rc = ct_gil_yield_point(f.g)) == 0) {
@@ -1076,10 +1087,7 @@ dropper_queues_behind_with(int policy)
     CHECK_EQ(rc, 1);
     int had = atomic_load(&f.next);
     CHECK_OK(ct_gil_release(f.g));
-    for (int i = 0; i < 2; i++) {
-        ct_test_join(t[i]);
-        close(atomic_load(&f.stat_fd[i]));
-    }
+    fifo_join(&f, t, 2);
     if (had != 2 || f.order[0] != 0 || f.order[1] != 1) {
         ct_test_fail(__FILE__, __LINE__,
                      "policy %d: the dropper had the GIL back after %d of "
